@@ -1,0 +1,14 @@
+"""Task heads: plain nn.Modules that take the encoder's output. HEADS maps config names to them."""
+from heads.classification import ClassificationHead
+from heads.output import HeadOutput
+
+HEADS = {"classification": ClassificationHead}
+
+
+def get_head(name: str):
+    if name not in HEADS:
+        raise ValueError(f"unknown head {name!r}; valid heads: {', '.join(sorted(HEADS))}")
+    return HEADS[name]
+
+
+__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "get_head"]

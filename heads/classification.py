@@ -1,0 +1,32 @@
+"""Sequence classification: pooled vector (h_T by default) -> small MLP -> logits."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from heads.output import HeadOutput
+from heads.pooling import get_pooling
+from seqtasks.config import HeadConfig
+from seqtasks.data.batching import Batch
+from seqtasks.encoder import EncoderOutput
+
+
+class ClassificationHead(nn.Module):
+    def __init__(self, input_size: int, num_labels: int, config: HeadConfig) -> None:
+        super().__init__()
+        self.pool = get_pooling(config.pooling)
+        layers: list[nn.Module] = [nn.Dropout(config.dropout)]
+        if config.hidden_size:
+            layers += [nn.Linear(input_size, config.hidden_size), nn.Tanh(), nn.Dropout(config.dropout)]
+            input_size = config.hidden_size
+        layers.append(nn.Linear(input_size, num_labels))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
+        logits = self.mlp(self.pool(encoded))
+        loss = None if batch.labels is None else nn.functional.cross_entropy(logits, batch.labels)
+        return HeadOutput(logits=logits, loss=loss)
+
+    @staticmethod
+    def predict(logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(-1)

@@ -1,0 +1,13 @@
+"""Recipes by name: one short script each, runnable as `python -m recipes.NAME` or `seqtasks train NAME`."""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa"]
+
+
+def load_recipe(name: str) -> ModuleType:
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    return importlib.import_module(f"recipes.{name.replace('-', '_')}")

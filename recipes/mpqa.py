@@ -1,0 +1,26 @@
+"""MPQA: polarity of short opinion phrases. No official split: 10-fold cross-validation."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqtasks import pipeline
+from seqtasks.config import DataConfig, RunConfig
+
+DESCRIPTION = "opinion polarity of short phrases (MPQA), 10-fold CV"
+
+
+@dataclass
+class Config(RunConfig):
+    """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
+
+    recipe: str = "mpqa"
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="mpqa", train="all", folds=10))
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return pipeline.cross_validate(config, run_dir, resume=resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("mpqa")

@@ -1,0 +1,132 @@
+"""`seqtasks` command line: recipes, train, evaluate, predict."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seqtasks.checkpoint import CheckpointError
+from seqtasks.config import ConfigError, apply_overrides, load_config
+from seqtasks.data.readers import DataFormatError
+from seqtasks.data.resolve import DataNotFoundError
+from seqtasks.data.vocab import UnknownLabelError
+
+USER_ERRORS = (ConfigError, DataFormatError, DataNotFoundError, UnknownLabelError, CheckpointError, KeyError,
+               FileNotFoundError, FileExistsError)
+
+
+def cmd_recipes(args) -> None:
+    from recipes import RECIPES, load_recipe
+
+    rows = []
+    for name in RECIPES:
+        module = load_recipe(name)
+        config = module.Config()
+        rows.append((name, config.data.dataset, config.head.name, module.DESCRIPTION))
+    widths = [max(len(r[i]) for r in rows + [("recipe", "dataset", "head", "")]) for i in range(3)]
+    print(f"{'recipe':<{widths[0]}}  {'dataset':<{widths[1]}}  {'head':<{widths[2]}}  description")
+    for row in rows:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not (run_dir / "config.json").is_file():
+            raise FileNotFoundError(f"--resume: {run_dir} holds no run to continue")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise FileExistsError(f"{run_dir} already holds a run; continue it with --resume, "
+                              f"choose another folder with --out, or replace it with --overwrite")
+
+
+def cmd_train(args) -> None:
+    from recipes import load_recipe
+
+    module = load_recipe(args.recipe)
+    run_dir = Path(args.out or Path("runs") / args.recipe)
+    prepare_run_dir(run_dir, args.resume, args.overwrite)
+    if args.resume:
+        if args.set:
+            raise ConfigError("--resume continues the saved config.json; it takes no --set")
+        config = load_config(run_dir / "config.json")
+    else:
+        config = apply_overrides(module.Config(), args.set)
+    record = module.main(config, run_dir, resume=args.resume)
+    headline = record.get("cv") or record.get("dev")
+    shown = {k: round(v, 4) for k, v in headline.items() if isinstance(v, float)}
+    print(f"{args.recipe}: {shown} -> {run_dir / 'metrics.json'}")
+
+
+def cmd_evaluate(args) -> None:
+    from seqtasks.data.batching import encode_split
+    from seqtasks.data.readers import read_file
+    from seqtasks.data.resolve import dataset_source, file_sha256
+    from seqtasks.pipeline import SCORERS
+    from seqtasks.run import load_run
+
+    run = load_run(args.run)
+    rows = read_file(dataset_source(run.config.data.dataset).reader, args.data)
+    split = encode_split(rows, run.vocab, run.labels, str(args.data), run.config.data.max_tokens)
+    score, _ = SCORERS[run.config.head.name]
+    metrics = score(run.model, split)
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    if args.json:
+        from seqtasks.checkpoint import write_json
+
+        write_json(args.json, {**metrics, "run": str(args.run), "data": str(args.data),
+                               "data_sha256": file_sha256(Path(args.data))})
+
+
+def cmd_predict(args) -> None:
+    from seqtasks.predict import predict_lines
+    from seqtasks.run import load_run
+
+    run = load_run(args.run)
+    for record in predict_lines(run, sys.stdin, args.batch_size):
+        print(json.dumps(record), flush=False)
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqtasks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("recipes", help="list recipes with their dataset, head and description")
+
+    train = commands.add_parser("train", help="train a recipe into a run folder")
+    train.add_argument("recipe")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field, e.g. --set train.lr=1e-3 (repeatable)")
+    train.add_argument("--out", help="run folder (default runs/RECIPE)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in its folder")
+    train.add_argument("--overwrite", action="store_true", help="train into a folder that already holds a run")
+
+    evaluate = commands.add_parser("evaluate", help="score a trained run on a file in the dataset's format")
+    evaluate.add_argument("run")
+    evaluate.add_argument("--data", required=True, help="file in the dataset's own format")
+    evaluate.add_argument("--json", help="write the metrics as one JSON object here")
+
+    predict = commands.add_parser("predict", help="read text lines on stdin, write one JSON line per input")
+    predict.add_argument("run")
+    predict.add_argument("--batch-size", type=int, default=256)
+    return parser
+
+
+COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except USER_ERRORS as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"seqtasks {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def recipe_entry(name: str) -> None:
+    """`python -m recipes.NAME [--set ...]` is `seqtasks train NAME [--set ...]`."""
+    sys.exit(main(["train", name, *sys.argv[1:]]))

@@ -1,0 +1,123 @@
+"""Numericalize once, then batch by index arithmetic.
+
+A split becomes one flat id tensor plus offsets (the Arrow list layout), so building a
+padded batch is a gather, not a Python loop over tokens, and nothing is re-tokenized per
+epoch. Length-bucketed batches keep padding small; the encoder packs them anyway.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from seqtasks.data.readers import DataFormatError
+from seqtasks.data.vocab import LabelSet, Vocab
+
+
+@dataclass
+class Batch:
+    token_ids: torch.Tensor  # [B, T], 0 = padding
+    lengths: torch.Tensor  # [B]
+    labels: torch.Tensor | None  # [B]
+    index: torch.Tensor  # [B] rows of the split, to map predictions back
+
+    def to(self, device: torch.device | str) -> Batch:
+        if str(device) == "cpu":
+            return self
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index)
+
+
+@dataclass
+class EncodedSplit:
+    flat_ids: torch.Tensor  # [total tokens]
+    offsets: torch.Tensor  # [N + 1]
+    labels: torch.Tensor | None  # [N]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.offsets[1:] - self.offsets[:-1]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        lengths = self.lengths[index]
+        width = int(lengths.max())
+        steps = torch.arange(width)
+        positions = self.offsets[index][:, None] + steps[None, :]
+        real = steps[None, :] < lengths[:, None]
+        token_ids = self.flat_ids[positions.clamp(max=len(self.flat_ids) - 1)] * real
+        labels = None if self.labels is None else self.labels[index]
+        return Batch(token_ids, lengths, labels, index)
+
+
+def encode_split(
+    dataset: Dataset, vocab: Vocab, labels: LabelSet | None, source: str = "data", max_tokens: int = 0
+) -> EncodedSplit:
+    """tokens -> ids once, via datasets.map; labels checked against the trained label set."""
+    ids = dataset.map(
+        lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
+        batched=True,
+        remove_columns=dataset.column_names,
+        keep_in_memory=True,
+    )
+    column = ids.data.column("token_ids").combine_chunks()
+    offsets = torch.from_numpy(np.array(column.offsets, dtype=np.int64))
+    offsets = offsets - offsets[0]
+    flat_ids = torch.from_numpy(np.array(column.flatten(), dtype=np.int64))
+    lengths = offsets[1:] - offsets[:-1]
+    check_lengths(lengths, dataset, source, max_tokens)
+    label_ids = None
+    if labels is not None:
+        lines = list(dataset["line"]) if "line" in dataset.column_names else None
+        label_ids = torch.tensor(labels.encode(list(dataset["label"]), where=source, lines=lines), dtype=torch.long)
+    return EncodedSplit(flat_ids, offsets, label_ids)
+
+
+def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_tokens: int) -> None:
+    bad = (lengths == 0) | ((lengths > max_tokens) if max_tokens else torch.zeros_like(lengths, dtype=torch.bool))
+    if bad.any():
+        row = int(bad.nonzero()[0])
+        line = dataset[row]["line"] if "line" in dataset.column_names else row + 1
+        found = int(lengths[row])
+        what = "an empty sequence" if found == 0 else f"{found} tokens, more than data.max_tokens={max_tokens}"
+        raise DataFormatError(source, line, what)
+
+
+def bucketed_batches(
+    lengths: torch.Tensor, batch_size: int, generator: torch.Generator | None = None, pool_batches: int = 50
+) -> list[torch.Tensor]:
+    """Row indices grouped into batches of similar length.
+
+    Without a generator (evaluation) rows are sorted by length. With one (training) rows are
+    shuffled, sorted by length within pools of `pool_batches` batches, and the batches are
+    shuffled, so batches stay random while padding stays small.
+    """
+    if generator is None:
+        return list(torch.argsort(lengths, stable=True).split(batch_size))
+    order = torch.randperm(len(lengths), generator=generator)
+    batches = []
+    for pool in order.split(batch_size * pool_batches):
+        pool = pool[torch.argsort(lengths[pool], stable=True)]
+        batches.extend(pool.split(batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in shuffled]
+
+
+def padding_waste(lengths: torch.Tensor, batches: Sequence[torch.Tensor]) -> float:
+    """Share of computed positions (B x T_max per batch) that are padding."""
+    computed = sum(len(b) * int(lengths[b].max()) for b in batches)
+    return 1.0 - float(lengths.sum()) / computed
+
+
+def pad_batch(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lists of ids -> token_ids [B, T] (0-padded), lengths [B]."""
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    token_ids = torch.zeros(len(rows), int(lengths.max()) if len(rows) else 0, dtype=torch.long)
+    for i, row in enumerate(rows):
+        token_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return token_ids, lengths

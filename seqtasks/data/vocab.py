@@ -1,0 +1,92 @@
+"""Token and label vocabularies, built from the training split and saved as JSON with a run."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+@dataclass
+class Vocab:
+    """tokens[0] is <pad> (id 0, which the encoder treats as padding), tokens[1] is <unk>."""
+
+    tokens: list[str]
+    lowercase: bool = True
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tokens[:2] != [PAD, UNK]:
+            raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}; found {self.tokens[:2]}")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, sentences: Iterable[Sequence[str]], min_freq: int = 1, lowercase: bool = True) -> Vocab:
+        counts = Counter(t.lower() if lowercase else t for sentence in sentences for t in sentence)
+        kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
+        return cls([PAD, UNK, *kept], lowercase=lowercase)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Raw text -> tokens. The datasets here are pre-tokenised, so whitespace splitting matches them."""
+        return text.split()
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        get, unk = self.index.get, 1
+        if self.lowercase:
+            return [get(t.lower(), unk) for t in tokens]
+        return [get(t, unk) for t in tokens]
+
+    def save(self, path: Path) -> None:
+        from seqtasks.checkpoint import write_json
+
+        write_json(path, {"lowercase": self.lowercase, "tokens": self.tokens})
+
+    @classmethod
+    def load(cls, path: Path) -> Vocab:
+        data = json.loads(Path(path).read_text())
+        return cls(data["tokens"], lowercase=data["lowercase"])
+
+
+class UnknownLabelError(ValueError):
+    pass
+
+
+@dataclass
+class LabelSet:
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        self.index = {label: i for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def build(cls, labels: Iterable[str]) -> LabelSet:
+        return cls(sorted(set(labels)))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def encode(self, labels: Sequence[str], where: str = "data", lines: Sequence[int] | None = None) -> list[int]:
+        """Label ids; labels outside the set are an error naming them and the first line holding one."""
+        unknown = sorted(set(labels) - self.index.keys())
+        if unknown:
+            row = next(i for i, label in enumerate(labels) if label not in self.index)
+            line = lines[row] if lines is not None else row + 1
+            raise UnknownLabelError(
+                f"{where}:{line}: labels {unknown} are not in the trained label set {self.labels}"
+            )
+        return [self.index[label] for label in labels]
+
+    def save(self, path: Path) -> None:
+        from seqtasks.checkpoint import write_json
+
+        write_json(path, {"labels": self.labels})
+
+    @classmethod
+    def load(cls, path: Path) -> LabelSet:
+        return cls(json.loads(Path(path).read_text())["labels"])

@@ -1,0 +1,98 @@
+"""The shared LSTM encoder: one contract every head and user relies on.
+
+`LSTMEncoder(token_ids [B, T], lengths [B])` returns an `EncoderOutput`:
+every top-layer h_t (`states`, zeros at padding), each row's own h_T (`final`) and the
+`mask`. Batches are packed, so padding never enters the recurrence: extra padding
+changes nothing and h_T is never a padded step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqtasks.cells import CELLS, build_cell
+
+if TYPE_CHECKING:
+    from seqtasks.data.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    states: torch.Tensor  # [B, T, D] every h_t of the top layer, zeros at padding
+    final: torch.Tensor  # [B, D] h_T at each row's own length; bidirectional: [fwd at last ; bwd at first]
+    mask: torch.Tensor  # [B, T] True at real tokens
+
+
+def lengths_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """[B] lengths -> [B, T] bool mask, True at real tokens."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class LSTMEncoder(nn.Module):
+    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.cells.CELLS`."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 100,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        cell: str = "lstm",
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; valid cells: {', '.join(sorted(CELLS))}")
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.embedding_dropout = nn.Dropout(dropout)
+        self.rnn = build_cell(
+            cell, embedding_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout
+        )
+        self.cell = cell
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.num_directions
+        self.vocab: Vocab | None = None  # attached by from_pretrained, used by encode()
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        """token_ids [B, T] (0 = padding), lengths [B] (each >= 1, <= T)."""
+        batch, max_len = token_ids.shape
+        if lengths.numel() != batch:
+            raise ValueError(f"lengths has {lengths.numel()} entries for a batch of {batch} rows")
+        if batch and int(lengths.min()) < 1:
+            raise ValueError(f"empty sequence in batch (row {int(lengths.argmin())} has length 0)")
+        if batch and int(lengths.max()) > max_len:
+            raise ValueError(f"a length of {int(lengths.max())} exceeds the padded width {max_len}")
+        embedded = self.embedding_dropout(self.embedding(token_ids))
+        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_states, (h_n, _) = self.rnn(packed)
+        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
+        # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
+        final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
+        return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device), max_len))
+
+    def encode(self, texts: Sequence[str]) -> EncoderOutput:
+        """Encode raw text with the vocabulary this encoder was trained with."""
+        if self.vocab is None:
+            raise RuntimeError("this encoder has no vocabulary: load it with LSTMEncoder.from_pretrained(RUN)")
+        from seqtasks.data.batching import pad_batch
+
+        ids = [self.vocab.encode(self.vocab.tokenize(text)) for text in texts]
+        for row, text in zip(ids, texts):
+            if not row:
+                raise ValueError(f"cannot encode an empty text: {text!r}")
+        token_ids, lengths = pad_batch(ids)
+        device = self.embedding.weight.device
+        return self(token_ids.to(device), lengths.to(device))
+
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path, map_location: str = "cpu") -> LSTMEncoder:
+        """The trained encoder of a run folder, with its vocabulary attached."""
+        from seqtasks.run import load_run
+
+        return load_run(run_dir, map_location=map_location).model.encoder

@@ -1,0 +1,34 @@
+"""A model is the shared encoder plus one head, built from a RunConfig."""
+from __future__ import annotations
+
+from torch import nn
+
+from heads import HeadOutput, get_head
+from seqtasks.config import RunConfig
+from seqtasks.data.batching import Batch
+from seqtasks.encoder import LSTMEncoder
+
+
+class SequenceModel(nn.Module):
+    def __init__(self, encoder: LSTMEncoder, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, batch: Batch) -> HeadOutput:
+        return self.head(self.encoder(batch.token_ids, batch.lengths), batch)
+
+
+def build_model(config: RunConfig, vocab_size: int, num_labels: int) -> SequenceModel:
+    e = config.encoder
+    encoder = LSTMEncoder(
+        vocab_size,
+        e.embedding_dim,
+        e.hidden_size,
+        num_layers=e.num_layers,
+        bidirectional=e.bidirectional,
+        dropout=e.dropout,
+        cell=e.cell,
+    )
+    head = get_head(config.head.name)(encoder.output_size, num_labels, config.head)
+    return SequenceModel(encoder, head)

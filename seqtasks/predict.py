@@ -1,0 +1,34 @@
+"""Raw text lines in, one JSON record per line out, in input order."""
+from __future__ import annotations
+
+from itertools import islice
+from typing import Iterable, Iterator
+
+import torch
+
+from seqtasks.data.batching import pad_batch
+from seqtasks.run import LoadedRun
+
+
+@torch.inference_mode()
+def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -> Iterator[dict]:
+    """An empty line yields {"error": ...} in its place, so output lines stay aligned with input lines."""
+    lines = iter(lines)
+    while chunk := [line.rstrip("\n") for line in islice(lines, batch_size)]:
+        ids = [run.vocab.encode(run.vocab.tokenize(text)) for text in chunk]
+        real = [i for i, row in enumerate(ids) if row]
+        probabilities = {}
+        if real:
+            token_ids, lengths = pad_batch([ids[i] for i in real])
+            from seqtasks.data.batching import Batch
+
+            logits = run.model(Batch(token_ids, lengths, None, torch.arange(len(real)))).logits
+            probabilities = dict(zip(real, logits.softmax(-1).tolist()))
+        for i, text in enumerate(chunk):
+            if i not in probabilities:
+                yield {"text": text, "error": "empty input"}
+                continue
+            probs = probabilities[i]
+            best = max(range(len(probs)), key=probs.__getitem__)
+            yield {"text": text, "label": run.labels.labels[best],
+                   "probabilities": {label: round(p, 6) for label, p in zip(run.labels.labels, probs)}}

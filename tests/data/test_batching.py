@@ -1,0 +1,45 @@
+import pytest
+import torch
+from datasets import Dataset
+
+from seqtasks.data.batching import bucketed_batches, encode_split, padding_waste
+from seqtasks.data.readers import DataFormatError, read_labeled_lines
+from seqtasks.data.vocab import LabelSet, UnknownLabelError, Vocab
+
+
+def tiny():
+    rows = Dataset.from_dict({"tokens": [["A", "b"], ["c"], ["b", "c", "d", "e"]], "label": ["x", "y", "x"],
+                              "line": [1, 2, 4]})
+    return rows, Vocab.build(rows["tokens"]), LabelSet.build(rows["label"])
+
+
+def test_batch_matches_padding_by_hand():
+    rows, vocab, labels = tiny()
+    split = encode_split(rows, vocab, labels)
+    batch = split.batch(torch.tensor([2, 1]))
+    expected = [vocab.encode(["b", "c", "d", "e"]), vocab.encode(["c"]) + [0, 0, 0]]
+    assert batch.token_ids.tolist() == expected
+    assert batch.lengths.tolist() == [4, 1] and batch.labels.tolist() == [0, 1]
+    assert vocab.encode(["A"]) == vocab.encode(["a"])  # lowercase is the default
+
+
+def test_bucketed_batches_cover_every_row_once_and_cut_padding(data_dir):
+    rows = read_labeled_lines(data_dir / "sst2" / "stsa.binary.train")
+    lengths = torch.tensor([len(t) for t in rows["tokens"]])
+    batches = bucketed_batches(lengths, 32, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(batches).tolist()) == list(range(len(rows)))
+    random_batches = list(torch.randperm(len(rows), generator=torch.Generator().manual_seed(0)).split(32))
+    assert padding_waste(lengths, batches) < 0.05 < padding_waste(lengths, random_batches)
+
+
+def test_unknown_label_names_file_line_and_labels():
+    rows, vocab, labels = tiny()
+    other = Dataset.from_dict({"tokens": [["b"], ["c"]], "label": ["x", "zz"], "line": [3, 7]})
+    with pytest.raises(UnknownLabelError, match=r"dev\.txt:7: labels \['zz'\] are not in .*\['x', 'y'\]"):
+        encode_split(other, vocab, labels, source="dev.txt")
+
+
+def test_overlong_sequence_names_file_and_line():
+    rows, vocab, labels = tiny()
+    with pytest.raises(DataFormatError, match=r"train\.txt:4: 4 tokens, more than data.max_tokens=3"):
+        encode_split(rows, vocab, labels, source="train.txt", max_tokens=3)

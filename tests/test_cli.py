@@ -1,0 +1,81 @@
+"""End to end through the command line, on the real SST-2 files, for a few steps."""
+import io
+import json
+from importlib import metadata
+
+import pytest
+import torch
+
+from seqtasks import LSTMEncoder
+from seqtasks.cli import main
+
+FEW_STEPS = ["--set", "train.epochs=1", "--set", "train.max_steps=3", "--set", "encoder.hidden_size=16"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("runs") / "sst2"
+    assert main(["train", "sst2", "--out", str(out), *FEW_STEPS]) == 0
+    return out
+
+
+def test_train_writes_a_reproducible_run_folder(run_dir, data_dir):
+    for name in ("config.json", "vocab.json", "labels.json", "best.safetensors", "log.jsonl", "curve.png"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0 and metrics["dev"]["n"] == 872
+    assert metrics["seed"] == metrics["config"]["train"]["seed"]
+    manifest = json.loads((data_dir / "sst2" / "MANIFEST.json").read_text())
+    assert metrics["data"]["train"]["sha256"] == manifest["splits"]["train"]["sha256"]
+    assert metrics["versions"]["torch"] == metadata.version("torch")
+    assert metrics["vectors"]["name"] == "glove-6b-50d" and len(metrics["vectors"]["sha256"]) == 64
+
+
+def test_evaluate_scores_the_original_file(run_dir, data_dir, tmp_path):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(run_dir), "--data", str(data_dir / "sst2" / "stsa.binary.dev"),
+                 "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())
+    dev = json.loads((run_dir / "metrics.json").read_text())["dev"]
+    assert scores["n"] == 872
+    assert scores["accuracy"] == pytest.approx(dev["accuracy"]) and scores["macro_f1"] == pytest.approx(dev["macro_f1"])
+
+
+def test_evaluate_rejects_labels_outside_the_label_set(run_dir, data_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--data", str(data_dir / "sst5" / "stsa.fine.dev")]) == 2
+    assert "labels ['2', '3', '4'] are not in the trained label set ['0', '1']" in capsys.readouterr().err
+
+
+def test_predict_writes_one_json_line_per_input(run_dir, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous , witty film\n\nboring\n"))
+    assert main(["predict", str(run_dir)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("label") for r in records][1] is None and records[1]["error"] == "empty input"
+    assert records[0]["label"] in {"0", "1"} and sum(records[2]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+
+
+def test_from_pretrained_encodes_raw_text(run_dir):
+    encoder = LSTMEncoder.from_pretrained(run_dir)
+    texts = ["a gorgeous , witty film", "dull"]
+    out = encoder.encode(texts)
+    assert out.final.shape == (2, encoder.output_size) and out.mask.sum().item() == 6
+    torch.testing.assert_close(out.final[1], encoder.encode(["dull"]).final[0])
+
+
+def test_unknown_set_key_fails_listing_valid_keys(tmp_path, capsys):
+    assert main(["train", "sst2", "--out", str(tmp_path / "x"), "--set", "train.learnin_rate=1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key 'train.learnin_rate'" in err and "train.lr" in err
+
+
+def test_existing_run_is_not_overwritten(run_dir, capsys):
+    assert main(["train", "sst2", "--out", str(run_dir)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_recipes_lists_every_recipe(capsys):
+    from recipes import RECIPES
+
+    assert main(["recipes"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert listed == RECIPES

@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+from seqtasks import LSTMEncoder
+from seqtasks.cells import ReferenceLSTM, copy_weights_from_nn_lstm, reverse_padded
+
+
+def ragged_batch(lengths, vocab_size=50, pad_to=None, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    width = pad_to or max(lengths)
+    token_ids = torch.zeros(len(lengths), width, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        token_ids[row, :n] = torch.randint(1, vocab_size, (n,), generator=gen)
+    return token_ids, torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "reference"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_final_state_equals_encoding_each_row_alone(cell, num_layers, bidirectional):
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(50, 8, 6, num_layers=num_layers, bidirectional=bidirectional, cell=cell).eval()
+    token_ids, lengths = ragged_batch([5, 1, 7, 3])
+    out = encoder(token_ids, lengths)
+    assert out.states.shape == (4, 7, encoder.output_size)
+    for row, n in enumerate(lengths.tolist()):
+        alone = encoder(token_ids[row : row + 1, :n], lengths[row : row + 1])
+        torch.testing.assert_close(out.final[row], alone.final[0])
+        torch.testing.assert_close(out.states[row, :n], alone.states[0])
+        assert torch.all(out.states[row, n:] == 0)
+
+
+def test_final_is_forward_last_token_and_backward_first_token():
+    torch.manual_seed(1)
+    encoder = LSTMEncoder(50, 8, 6, bidirectional=True).eval()
+    token_ids, lengths = ragged_batch([4, 2, 6])
+    out = encoder(token_ids, lengths)
+    hidden = 6
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(out.final[row, :hidden], out.states[row, n - 1, :hidden])
+        torch.testing.assert_close(out.final[row, hidden:], out.states[row, 0, hidden:])
+
+
+def test_extra_padding_changes_nothing():
+    torch.manual_seed(2)
+    encoder = LSTMEncoder(50, 8, 6, num_layers=2, bidirectional=True).eval()
+    token_ids, lengths = ragged_batch([3, 5])
+    wide_ids, _ = ragged_batch([3, 5], pad_to=12)
+    narrow, wide = encoder(token_ids, lengths), encoder(wide_ids, lengths)
+    torch.testing.assert_close(narrow.final, wide.final)
+    torch.testing.assert_close(narrow.states, wide.states[:, :5])
+    assert wide.mask.sum().item() == 8 and wide.mask.shape == (2, 12)
+
+
+def test_empty_and_overlong_lengths_are_rejected():
+    encoder = LSTMEncoder(50, 8, 6)
+    token_ids, _ = ragged_batch([3, 2])
+    with pytest.raises(ValueError, match="empty sequence"):
+        encoder(token_ids, torch.tensor([3, 0]))
+    with pytest.raises(ValueError, match="exceeds the padded width"):
+        encoder(token_ids, torch.tensor([4, 2]))
+
+
+def test_reverse_padded_reverses_within_length():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]).unsqueeze(-1)
+    expected = torch.tensor([[3, 2, 1, 0], [5, 4, 0, 0]]).unsqueeze(-1)
+    assert torch.equal(reverse_padded(x, torch.tensor([3, 2])), expected)
+
+
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True)])
+def test_reference_cell_matches_nn_lstm_outputs_and_gradients(num_layers, bidirectional):
+    torch.manual_seed(3)
+    fast = LSTMEncoder(50, 8, 6, num_layers=num_layers, bidirectional=bidirectional, cell="lstm")
+    slow = LSTMEncoder(50, 8, 6, num_layers=num_layers, bidirectional=bidirectional, cell="reference")
+    slow.embedding.load_state_dict(fast.embedding.state_dict())
+    assert isinstance(slow.rnn, ReferenceLSTM)
+    copy_weights_from_nn_lstm(fast.rnn, slow.rnn)
+    token_ids, lengths = ragged_batch([6, 2, 4], seed=4)
+    out_fast, out_slow = fast(token_ids, lengths), slow(token_ids, lengths)
+    torch.testing.assert_close(out_slow.states, out_fast.states, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(out_slow.final, out_fast.final, atol=1e-6, rtol=1e-5)
+
+    (out_fast.states.square().sum() + out_fast.final.sum()).backward()
+    (out_slow.states.square().sum() + out_slow.final.sum()).backward()
+    torch.testing.assert_close(slow.embedding.weight.grad, fast.embedding.weight.grad, atol=1e-6, rtol=1e-5)
+    # the forget gate's gradient is nn.LSTM's second block, [W_hh | W_ih] in the seed's z order
+    hidden = 6
+    w_ih, w_hh = fast.rnn.weight_ih_l0.grad, fast.rnn.weight_hh_l0.grad
+    expected = torch.cat([w_hh[hidden : 2 * hidden], w_ih[hidden : 2 * hidden]], dim=1)
+    torch.testing.assert_close(slow.rnn.layers[0][0].forget_gate.weight.grad, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_unknown_cell_lists_valid_names():
+    with pytest.raises(ValueError, match="valid cells: lstm, reference"):
+        LSTMEncoder(10, 4, 4, cell="gru")

@@ -1,0 +1,49 @@
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+import seqtasks.training
+from recipes.sst2 import Config
+from seqtasks import pipeline
+from seqtasks.config import apply_overrides
+
+SMALL = ["encoder.vectors=", "encoder.embedding_dim=16", "encoder.hidden_size=8", "train.epochs=3",
+         "train.max_steps=4", "train.patience=5"]
+
+
+def history_without_timing(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if not k.startswith("train_s") and "per_s" not in k} for row in rows]
+
+
+def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, tmp_path, monkeypatch):
+    config = apply_overrides(Config(), SMALL)
+    pipeline.run(config, tmp_path / "whole")
+
+    real_epoch, calls = seqtasks.training.train_epoch, []
+
+    def killed_in_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(seqtasks.training, "train_epoch", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(apply_overrides(Config(), SMALL), tmp_path / "killed")
+    monkeypatch.setattr(seqtasks.training, "train_epoch", real_epoch)
+    assert len(history_without_timing(tmp_path / "killed")) == 1
+
+    pipeline.run(apply_overrides(Config(), SMALL), tmp_path / "killed", resume=True)
+    assert history_without_timing(tmp_path / "killed") == history_without_timing(tmp_path / "whole")
+    whole = load_file(tmp_path / "whole" / "best.safetensors")
+    resumed = load_file(tmp_path / "killed" / "best.safetensors")
+    assert whole.keys() == resumed.keys()
+    assert all((whole[k] == resumed[k]).all() for k in whole)
+
+
+def test_same_seed_same_run_on_cpu(data_dir, tmp_path):
+    for name in ("a", "b"):
+        pipeline.run(apply_overrides(Config(), SMALL[:3] + ["train.epochs=1", "train.max_steps=3"]), tmp_path / name)
+    assert history_without_timing(tmp_path / "a") == history_without_timing(tmp_path / "b")

