@@ -1,8 +1,9 @@
 """Task heads: plain nn.Modules that take the encoder's output. HEADS maps config names to them."""
 from heads.classification import ClassificationHead
 from heads.output import HeadOutput
+from heads.regression import RegressionHead
 
-HEADS = {"classification": ClassificationHead}
+HEADS = {"classification": ClassificationHead, "regression": RegressionHead}
 
 
 def get_head(name: str):
@@ -11,4 +12,4 @@ def get_head(name: str):
     return HEADS[name]
 
 
-__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "get_head"]
+__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "RegressionHead", "get_head"]

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqtasks import pipeline
-from seqtasks.config import DataConfig, RunConfig
+from seqtasks.config import DataConfig, RunConfig, TrainConfig
 
 DESCRIPTION = "question type, TREC coarse (6 classes), dev carved from train"
 
@@ -14,6 +14,7 @@ class Config(RunConfig):
 
     recipe: str = "trec"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="trec", train="train_coarse", dev="", dev_fraction=0.1))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30))  # short questions: ~1 s an epoch
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:

@@ -23,7 +23,9 @@ def cmd_recipes(args) -> None:
     for name in RECIPES:
         module = load_recipe(name)
         config = module.Config()
-        rows.append((name, config.data.dataset, config.head.name, module.DESCRIPTION))
+        dataset = getattr(module, "DATASET", None) or config.data.dataset
+        head = getattr(module, "HEAD", None) or config.head.name
+        rows.append((name, dataset, head, module.DESCRIPTION))
     widths = [max(len(r[i]) for r in rows + [("recipe", "dataset", "head", "")]) for i in range(3)]
     print(f"{'recipe':<{widths[0]}}  {'dataset':<{widths[1]}}  {'head':<{widths[2]}}  description")
     for row in rows:
@@ -53,21 +55,28 @@ def cmd_train(args) -> None:
     else:
         config = apply_overrides(module.Config(), args.set)
     record = module.main(config, run_dir, resume=args.resume)
-    headline = record.get("cv") or record.get("dev")
+    headline = record.get("cv") or record.get("dev") or {}
     shown = {k: round(v, 4) for k, v in headline.items() if isinstance(v, float)}
-    print(f"{args.recipe}: {shown} -> {run_dir / 'metrics.json'}")
+    print(f"{args.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
+
+
+def load_run_and_file(run_dir: str, data: str):
+    """A trained run and a file in its dataset's own format, encoded with the run's vocabulary."""
+    from seqtasks.data.batching import encode_split
+    from seqtasks.data.readers import read_file
+    from seqtasks.data.resolve import dataset_source
+    from seqtasks.run import load_run
+
+    run = load_run(run_dir)
+    rows = read_file(dataset_source(run.config.data.dataset).reader, data)
+    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens)
 
 
 def cmd_evaluate(args) -> None:
-    from seqtasks.data.batching import encode_split
-    from seqtasks.data.readers import read_file
-    from seqtasks.data.resolve import dataset_source, file_sha256
+    from seqtasks.data.resolve import file_sha256
     from seqtasks.pipeline import SCORERS
-    from seqtasks.run import load_run
 
-    run = load_run(args.run)
-    rows = read_file(dataset_source(run.config.data.dataset).reader, args.data)
-    split = encode_split(rows, run.vocab, run.labels, str(args.data), run.config.data.max_tokens)
+    run, split = load_run_and_file(args.run, args.data)
     score, _ = SCORERS[run.config.head.name]
     metrics = score(run.model, split)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
@@ -76,6 +85,19 @@ def cmd_evaluate(args) -> None:
 
         write_json(args.json, {**metrics, "run": str(args.run), "data": str(args.data),
                                "data_sha256": file_sha256(Path(args.data))})
+
+
+def cmd_diagnose(args) -> None:
+    from seqtasks.diagnostics import diagnose, summary_lines, write_diagnosis
+
+    run, split = load_run_and_file(args.run, args.data)
+    flows, gates = diagnose(run.model, split, examples=args.examples)
+    out_dir = Path(args.out or Path(args.run) / "diagnostics")
+    meta = {"run": str(args.run), "data": str(args.data), "examples": min(args.examples, len(split)),
+            "cell": run.config.encoder.cell, "title": f"{run.config.recipe} ({run.config.encoder.cell})"}
+    write_diagnosis(out_dir, flows, gates, meta)
+    print("\n".join(summary_lines(flows, gates)))
+    print(f"-> {out_dir}/diagnostics.json, gradient_flow.png, gates.png")
 
 
 def cmd_predict(args) -> None:
@@ -107,13 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="file in the dataset's own format")
     evaluate.add_argument("--json", help="write the metrics as one JSON object here")
 
+    diagnose = commands.add_parser("diagnose", help="gradient flow through time and gate statistics of a run")
+    diagnose.add_argument("run")
+    diagnose.add_argument("--data", required=True, help="file in the dataset's own format")
+    diagnose.add_argument("--examples", type=int, default=128, help="rows probed (one batch)")
+    diagnose.add_argument("--out", help="output folder (default RUN/diagnostics)")
+
     predict = commands.add_parser("predict", help="read text lines on stdin, write one JSON line per input")
     predict.add_argument("run")
     predict.add_argument("--batch-size", type=int, default=256)
     return parser
 
 
-COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
+            "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

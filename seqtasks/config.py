@@ -37,7 +37,8 @@ class EncoderConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5
-    cell: str = "lstm"
+    cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn (seqtasks/cells.py)
+    forget_bias: float | None = None  # None: PyTorch's init; 1.0 is the usual choice
     vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
     freeze_vectors: bool = False
 
@@ -83,7 +84,12 @@ def valid_keys(config: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def _parse(text: str, kind: type, key: str) -> Any:
+def _parse(text: str, kind: Any, key: str) -> Any:
+    options = typing.get_args(kind)
+    if type(None) in options:  # Optional[X]: "none" or "null" clears it
+        if text.lower() in {"none", "null"}:
+            return None
+        kind = next(option for option in options if option is not type(None))
     try:
         if kind is bool:
             lowered = text.lower()

@@ -34,7 +34,11 @@ def lengths_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 class LSTMEncoder(nn.Module):
-    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.cells.CELLS`."""
+    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.cells.CELLS`.
+
+    `forget_bias` (e.g. 1.0) starts every forget gate open, so early gradients pass through time;
+    None keeps PyTorch's default initialisation.
+    """
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class LSTMEncoder(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.0,
         cell: str = "lstm",
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -54,6 +59,8 @@ class LSTMEncoder(nn.Module):
         self.rnn = build_cell(
             cell, embedding_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout
         )
+        if forget_bias is not None:
+            self.rnn.init_forget_bias(forget_bias)
         self.cell = cell
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions

@@ -10,7 +10,8 @@ from seqtasks.model import SequenceModel
 
 @torch.inference_mode()
 def predict_logits(model: SequenceModel, split: EncodedSplit, batch_size: int = 256) -> torch.Tensor:
-    """Logits [N, C] in the split's row order (batches are length-sorted for speed)."""
+    """Logits [N, C] in the split's row order (batches are length-sorted for speed); a head that
+    returns one value per row (regression) gives [N, 1]."""
     model.eval()
     device = next(model.parameters()).device
     logits = None
@@ -18,6 +19,7 @@ def predict_logits(model: SequenceModel, split: EncodedSplit, batch_size: int = 
         batch = split.batch(index)
         batch.labels = None
         out = model(batch.to(device)).logits.float().cpu()
+        out = out[:, None] if out.dim() == 1 else out
         if logits is None:
             logits = torch.empty(len(split), out.shape[-1])
         logits[index] = out

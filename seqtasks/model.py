@@ -29,6 +29,7 @@ def build_model(config: RunConfig, vocab_size: int, num_labels: int) -> Sequence
         bidirectional=e.bidirectional,
         dropout=e.dropout,
         cell=e.cell,
+        forget_bias=e.forget_bias,
     )
     head = get_head(config.head.name)(encoder.output_size, num_labels, config.head)
     return SequenceModel(encoder, head)

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator
 
 import torch
 
-from seqtasks.data.batching import pad_batch
+from seqtasks.data.batching import Batch, pad_batch
 from seqtasks.run import LoadedRun
 
 
@@ -20,8 +20,6 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
         probabilities = {}
         if real:
             token_ids, lengths = pad_batch([ids[i] for i in real])
-            from seqtasks.data.batching import Batch
-
             logits = run.model(Batch(token_ids, lengths, None, torch.arange(len(real)))).logits
             probabilities = dict(zip(real, logits.softmax(-1).tolist()))
         for i, text in enumerate(chunk):

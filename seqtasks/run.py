@@ -17,6 +17,7 @@ from seqtasks.checkpoint import CheckpointError, load_weights, write_json
 from seqtasks.config import RunConfig, load_config, to_dict
 from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.model import SequenceModel, build_model
+from seqtasks.plots import pyplot, save_figure
 
 PACKAGES = ("seqtasks", "torch", "datasets", "scikit-learn", "numpy", "safetensors", "seqeval", "conllu")
 
@@ -81,11 +82,7 @@ def write_metrics(run_dir: Path, results: dict, config: RunConfig, data_files: d
 
 def plot_curve(history: list[dict], metric: str, path: Path) -> None:
     """Training loss and the dev metric per epoch, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [row["train_loss"] for row in history], marker="o")
@@ -95,7 +92,4 @@ def plot_curve(history: list[dict], metric: str, path: Path) -> None:
     for axis in (left, right):
         axis.grid(alpha=0.3)
     fig.tight_layout()
-    from seqtasks.checkpoint import atomic_write
-
-    atomic_write(path, lambda temp: fig.savefig(temp, format="png", dpi=100))
-    plt.close(fig)
+    save_figure(fig, path)

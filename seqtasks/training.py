@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqtasks.checkpoint import (
+    atomic_write,
     load_tensors,
     optimizer_tensors,
     restore_optimizer,
@@ -127,7 +128,5 @@ def train(
 
 
 def write_log(path: Path, history: list[dict]) -> None:
-    from seqtasks.checkpoint import atomic_write
-
     text = "".join(json.dumps(row) + "\n" for row in history)
     atomic_write(path, lambda temp: Path(temp).write_text(text))

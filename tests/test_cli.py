@@ -79,3 +79,14 @@ def test_recipes_lists_every_recipe(capsys):
     assert main(["recipes"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert listed == RECIPES
+
+
+def test_diagnose_writes_gradient_flow_and_gate_stats(run_dir, data_dir, tmp_path):
+    out = tmp_path / "diag"
+    assert main(["diagnose", str(run_dir), "--data", str(data_dir / "sst2" / "stsa.binary.dev"),
+                 "--examples", "16", "--out", str(out)]) == 0
+    report = json.loads((out / "diagnostics.json").read_text())
+    assert [f["direction"] for f in report["gradient_flow"]] == ["forward", "backward"]
+    assert {g["gate"] for g in report["gates"]} == {"f", "i", "o"}
+    assert all(0.0 <= g["saturation"] <= 1.0 and 0.0 < g["mean"] < 1.0 for g in report["gates"])
+    assert (out / "gradient_flow.png").is_file() and (out / "gates.png").is_file()

@@ -10,6 +10,12 @@ def test_overrides_parse_each_field_type():
     assert config.encoder.bidirectional is False and config.head.pooling == "mean"
 
 
+def test_optional_field_takes_a_value_or_none():
+    config = apply_overrides(RunConfig(), ["encoder.forget_bias=1.0"])
+    assert config.encoder.forget_bias == 1.0
+    assert apply_overrides(config, ["encoder.forget_bias=none"]).encoder.forget_bias is None
+
+
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"unknown config key 'train.learning_rate'.*train\.lr"):
         apply_overrides(RunConfig(), ["train.learning_rate=0.1"])

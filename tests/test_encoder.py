@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from seqtasks import LSTMEncoder
-from seqtasks.cells import ReferenceLSTM, copy_weights_from_nn_lstm, reverse_padded
+from seqtasks.cells import CELLS, ReferenceLSTM, copy_weights_from_nn_lstm, reverse_padded
 
 
 def ragged_batch(lengths, vocab_size=50, pad_to=None, seed=0):
@@ -14,7 +14,7 @@ def ragged_batch(lengths, vocab_size=50, pad_to=None, seed=0):
     return token_ids, torch.tensor(lengths)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "reference"])
+@pytest.mark.parametrize("cell", sorted(CELLS))
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_final_state_equals_encoding_each_row_alone(cell, num_layers, bidirectional):
@@ -91,5 +91,22 @@ def test_reference_cell_matches_nn_lstm_outputs_and_gradients(num_layers, bidire
 
 
 def test_unknown_cell_lists_valid_names():
-    with pytest.raises(ValueError, match="valid cells: lstm, reference"):
+    with pytest.raises(ValueError, match="valid cells: lstm, no_output_gate, reference, rnn, tied_gates"):
         LSTMEncoder(10, 4, 4, cell="gru")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "reference", "tied_gates", "no_output_gate"])
+def test_forget_bias_sets_the_forget_gate_at_start(cell):
+    """With zero weights the forget gate is sigmoid(bias): sigmoid(1.0) for every unit."""
+    encoder = LSTMEncoder(10, 4, 3, bidirectional=False, cell=cell, forget_bias=1.0)
+    probe = LSTMEncoder(10, 4, 3, bidirectional=False, cell="reference")
+    if cell == "lstm":
+        copy_weights_from_nn_lstm(encoder.rnn, probe.rnn)
+        forget_bias = probe.rnn.layers[0][0].forget_gate.bias
+    elif cell == "reference":
+        forget_bias = encoder.rnn.layers[0][0].forget_gate.bias
+    elif cell == "tied_gates":
+        forget_bias = encoder.rnn.layers[0][0].gate_bias[0]
+    else:
+        forget_bias = encoder.rnn.layers[0][0].input_proj.bias[:3]
+    torch.testing.assert_close(forget_bias, torch.ones(3))

@@ -32,7 +32,7 @@ def test_classification_loss_is_cross_entropy_of_the_logits(encoded):
 
 
 def test_unknown_head_or_pooling_lists_valid_names():
-    with pytest.raises(ValueError, match="valid heads: classification"):
+    with pytest.raises(ValueError, match="valid heads: classification, regression"):
         get_head("tagger-typo")
     with pytest.raises(ValueError, match="valid poolings: last, mean, max"):
         ClassificationHead(4, 2, HeadConfig(pooling="avg"))

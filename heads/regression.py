@@ -1,0 +1,22 @@
+"""Scalar regression from a pooled vector (h_T by default), trained with mean squared error."""
+from __future__ import annotations
+
+from torch import nn
+
+from heads.output import HeadOutput
+from heads.pooling import get_pooling
+from seqtasks.config import HeadConfig
+from seqtasks.data.batching import Batch
+from seqtasks.encoder import EncoderOutput
+
+
+class RegressionHead(nn.Module):
+    def __init__(self, input_size: int, num_labels: int, config: HeadConfig) -> None:
+        super().__init__()
+        self.pool = get_pooling(config.pooling)
+        self.out = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(input_size, 1))
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
+        prediction = self.out(self.pool(encoded)).squeeze(-1)  # [B]
+        loss = None if batch.labels is None else nn.functional.mse_loss(prediction, batch.labels.float())
+        return HeadOutput(logits=prediction, loss=loss)

@@ -1,0 +1,160 @@
+"""The long-range memory experiment: every cell variant, the same budget, growing T.
+
+Each (task, T, cell) trains for the same number of optimizer steps on the same freshly
+generated examples (one pass, nothing repeated), with the same width H, so the cells differ
+only in their equations. Parameter counts differ with the equations (tied_gates and rnn have
+fewer matrices) and are reported next to the results rather than equalised by changing H,
+because the claims under test are about the gating, not the size.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from seqtasks.checkpoint import load_weights, write_json
+from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig, to_dict
+from seqtasks.diagnostics import gradient_flow, trace_gradients
+from seqtasks.evaluation import score_classification
+from seqtasks.model import build_model
+from seqtasks.plots import pyplot, save_figure
+from seqtasks.run import library_versions
+from seqtasks.synthetic import TASKS, score_adding
+from seqtasks.training import train
+
+
+def split_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def run_config_for(config, task: str, cell: str) -> RunConfig:
+    _, _, head, _ = TASKS[task]
+    return RunConfig(
+        recipe=config.recipe,
+        data=DataConfig(dataset=f"synthetic-{task}", train="generated", dev="generated"),
+        encoder=EncoderConfig(embedding_dim=config.embedding_dim, hidden_size=config.hidden_size,
+                              bidirectional=False, dropout=0.0, cell=cell, vectors="",
+                              forget_bias=None if cell == "rnn" else config.forget_bias),
+        head=HeadConfig(name=head, pooling="last", hidden_size=0, dropout=0.0),
+        train=TrainConfig(seed=config.seed, epochs=1, batch_size=config.batch_size, lr=config.lr,
+                          weight_decay=0.0, clip_norm=1.0, patience=1, threads=config.threads),
+    )
+
+
+def train_one(config, task: str, length: int, cell: str, out_dir: Path) -> tuple[dict, list]:
+    """Train one cell on one (task, T); returns its result row and, at probe_length, its gradient flow."""
+    generate, vocab_size, _, labels = TASKS[task]
+    generator = torch.Generator().manual_seed(config.seed * 1000 + length)  # same data for every cell
+    train_split = generate(config.steps * config.batch_size, length, generator)
+    dev_split = generate(config.dev_examples, length, generator)
+    run_config = run_config_for(config, task, cell)
+    torch.manual_seed(config.seed)
+    model = build_model(run_config, vocab_size, labels)
+    score = score_adding if task == "adding" else score_classification
+    write_json(out_dir / "config.json", to_dict(run_config))
+    state = train(model, train_split, dev_split, run_config.train, out_dir, score, "accuracy")
+    load_weights(model, out_dir / "best.safetensors")
+    row = {"task": task, "T": length, "cell": cell, "parameters": sum(p.numel() for p in model.parameters()),
+           "dev": score(model, dev_split), "train_seconds": state.history[-1]["train_seconds"]}
+    flow = []
+    if length == config.probe_length:
+        batch = dev_split.batch(torch.arange(min(64, len(dev_split))))
+        model.eval()
+        traces = trace_gradients(model.encoder, batch.token_ids, batch.lengths,
+                                 lambda out: model.head(out, batch).loss)
+        flow = [asdict(f) for f in gradient_flow(traces, batch.lengths)]
+    write_json(out_dir / "result.json", {"row": row, "gradient_flow": flow})
+    return row, flow
+
+
+def run(config, run_dir: Path, resume: bool = False) -> dict:
+    rows, flows = [], {}
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    for task in split_list(config.tasks):
+        if task not in TASKS:
+            raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+        for length in (int(t) for t in split_list(config.lengths)):
+            for cell in split_list(config.cells):
+                out_dir = run_dir / f"{task}-T{length}-{cell}"
+                if resume and (out_dir / "result.json").is_file():
+                    saved = json.loads((out_dir / "result.json").read_text())
+                    row, flow = saved["row"], saved["gradient_flow"]
+                else:
+                    print(f"{task}, T={length}, cell={cell}")
+                    row, flow = train_one(config, task, length, cell, out_dir)
+                rows.append(row)
+                if flow:
+                    flows[f"{task}/{cell}"] = flow
+    table = results_table(rows)
+    (run_dir / "results.md").write_text(table + "\n")
+    plot_results(rows, run_dir / "accuracy_vs_length.png")
+    if flows:
+        plot_flows(flows, run_dir / "gradient_flow.png", config.probe_length)
+    record = {"recipe": config.recipe, "results": rows, "gradient_flow": flows,
+              "config": asdict(config), "seed": config.seed, "data": {"synthetic": "seqtasks.synthetic, seeded"},
+              "versions": library_versions(), "machine": f"{platform.machine()} {platform.system()}"}
+    write_json(run_dir / "metrics.json", record)
+    print(table)
+    return record
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown: one row per (task, cell), one column per T; adding shows solved share and MSE."""
+    lengths = sorted({r["T"] for r in rows})
+    lines = ["| task | cell | parameters | " + " | ".join(f"T={t}" for t in lengths) + " |",
+             "|---|---|---|" + "---|" * len(lengths)]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        for cell in dict.fromkeys(r["cell"] for r in rows if r["task"] == task):
+            cells = {r["T"]: r for r in rows if r["task"] == task and r["cell"] == cell}
+            shown = []
+            for t in lengths:
+                dev = cells[t]["dev"] if t in cells else None
+                if dev is None:
+                    shown.append("")
+                elif task == "adding":
+                    shown.append(f"{dev['accuracy']:.3f} (MSE {dev['mse']:.3f})")
+                else:
+                    shown.append(f"{dev['accuracy']:.3f}")
+            params = next(iter(cells.values()))["parameters"]
+            lines.append(f"| {task} | {cell} | {params:,} | " + " | ".join(shown) + " |")
+    return "\n".join(lines)
+
+
+def plot_results(rows: list[dict], path: Path) -> None:
+    plt = pyplot()
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        for cell in dict.fromkeys(r["cell"] for r in rows if r["task"] == task):
+            points = sorted((r["T"], r["dev"]["accuracy"]) for r in rows if r["task"] == task and r["cell"] == cell)
+            axis.plot(*zip(*points), marker="o", label=cell)
+        chance = 1 / TASKS["recall"][3] if task == "recall" else None
+        if chance:
+            axis.axhline(chance, color="grey", linestyle=":", label="chance")
+        ylabel = f"dev share within {0.04} of the sum" if task == "adding" else "dev accuracy"
+        axis.set(title=task, xlabel="sequence length T", ylabel=ylabel, ylim=(0, 1.02), xscale="log")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_flows(flows: dict[str, list[dict]], path: Path, length: int) -> None:
+    plt = pyplot()
+    tasks = list(dict.fromkeys(key.split("/")[0] for key in flows))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        for key, flow in flows.items():
+            if key.startswith(task + "/"):
+                grad = torch.tensor(flow[0]["grad_c"])
+                axis.semilogy(flow[0]["distance"], (grad / grad[0].clamp(min=1e-30)).tolist(), label=key.split("/")[1])
+        axis.set(title=f"{task}, T={length}: ||dL/dc_k|| / ||dL/dc_T||", xlabel="steps back from h_T (T - k)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
