@@ -16,7 +16,7 @@ import torch
 from datasets import Dataset
 
 from seqtasks.checkpoint import load_weights, write_json
-from seqtasks.config import RunConfig
+from seqtasks.config import RunConfig, to_dict
 from seqtasks.data.batching import encode_split
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, resolve_split
@@ -118,6 +118,7 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
     """k-fold CV: each fold trains on k-1 folds (minus a carved dev split for early stopping)
     and is scored on its held-out fold; the run reports mean and std over folds."""
     full = read_split(config.data.dataset, config.data.train)
+    write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted run can be resumed
     per_fold = []
     for k, (train_rows, test_rows) in enumerate(kfold(full.rows, config.data.folds, config.train.seed), start=1):
         fold_dir = run_dir / f"fold-{k:02d}"
@@ -135,5 +136,4 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
         values = [fold[key] for fold in per_fold]
         summary[f"{key}_mean"] = statistics.mean(values)
         summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    write_json(run_dir / "config.json", json.loads((run_dir / "fold-01" / "config.json").read_text()))
     return write_metrics(run_dir, {"cv": summary}, config, {"all": full.record})

@@ -12,11 +12,13 @@ from seqtasks.run import LoadedRun
 
 @torch.inference_mode()
 def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -> Iterator[dict]:
-    """An empty line yields {"error": ...} in its place, so output lines stay aligned with input lines."""
+    """An empty or over-long line (more than the run's data.max_tokens) yields {"error": ...} in its
+    place, so output lines stay aligned with input lines."""
     lines = iter(lines)
+    limit = run.config.data.max_tokens
     while chunk := [line.rstrip("\n") for line in islice(lines, batch_size)]:
         ids = [run.vocab.encode(run.vocab.tokenize(text)) for text in chunk]
-        real = [i for i, row in enumerate(ids) if row]
+        real = [i for i, row in enumerate(ids) if row and (not limit or len(row) <= limit)]
         probabilities = {}
         if real:
             token_ids, lengths = pad_batch([ids[i] for i in real])
@@ -24,7 +26,8 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
             probabilities = dict(zip(real, logits.softmax(-1).tolist()))
         for i, text in enumerate(chunk):
             if i not in probabilities:
-                yield {"text": text, "error": "empty input"}
+                error = f"{len(ids[i])} tokens, more than data.max_tokens={limit}" if ids[i] else "empty input"
+                yield {"text": text, "error": error}
                 continue
             probs = probabilities[i]
             best = max(range(len(probs)), key=probs.__getitem__)

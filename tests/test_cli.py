@@ -47,9 +47,10 @@ def test_evaluate_rejects_labels_outside_the_label_set(run_dir, data_dir, capsys
 
 
 def test_predict_writes_one_json_line_per_input(run_dir, monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous , witty film\n\nboring\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous , witty film\n\nboring\n" + "word " * 600 + "\n"))
     assert main(["predict", str(run_dir)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 4 and records[3]["error"] == "600 tokens, more than data.max_tokens=512"
     assert [r.get("label") for r in records][1] is None and records[1]["error"] == "empty input"
     assert records[0]["label"] in {"0", "1"} and sum(records[2]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
 

@@ -47,3 +47,18 @@ def test_same_seed_same_run_on_cpu(data_dir, tmp_path):
     for name in ("a", "b"):
         pipeline.run(apply_overrides(Config(), SMALL[:3] + ["train.epochs=1", "train.max_steps=3"]), tmp_path / name)
     assert history_without_timing(tmp_path / "a") == history_without_timing(tmp_path / "b")
+
+
+def test_cross_validation_resumes_after_a_kill(data_dir, tmp_path):
+    from recipes.cr import Config as CRConfig
+    from seqtasks.cli import main
+
+    small = [f"--set={item}" for item in SMALL[:3] + ["data.folds=3", "train.epochs=1", "train.max_steps=2"]]
+    assert main(["train", "cr", "--out", str(tmp_path / "cv"), *small]) == 0
+    finished = json.loads((tmp_path / "cv" / "metrics.json").read_text())["cv"]
+    (tmp_path / "cv" / "metrics.json").unlink()  # as if killed while fold 3 was training
+    (tmp_path / "cv" / "fold-03" / "metrics.json").unlink()
+    assert main(["train", "cr", "--out", str(tmp_path / "cv"), "--resume"]) == 0
+    resumed = json.loads((tmp_path / "cv" / "metrics.json").read_text())["cv"]
+    assert resumed == finished and len(resumed["per_fold"]) == 3
+    assert CRConfig().data.folds == 10
