@@ -12,3 +12,26 @@ def classification_metrics(gold: Sequence[int], predicted: Sequence[int]) -> dic
         "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0)),
         "n": len(gold),
     }
+
+
+def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Share of tokens tagged right (POS); n counts sentences, tokens counts tokens."""
+    flat_gold = [tag for sentence in gold for tag in sentence]
+    flat_predicted = [tag for sentence in predicted for tag in sentence]
+    return {"accuracy": float(accuracy_score(flat_gold, flat_predicted)), "n": len(gold), "tokens": len(flat_gold)}
+
+
+def entity_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict:
+    """Entity-level micro precision/recall/F1 as conlleval counts them (seqeval's default mode:
+    an I- tag after O or another type starts an entity, so IOB1 and BIO input score alike),
+    plus F1 per entity type."""
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
+    per_type = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    return {
+        "f1": float(f1_score(gold, predicted, zero_division=0)),
+        "precision": float(precision_score(gold, predicted, zero_division=0)),
+        "recall": float(recall_score(gold, predicted, zero_division=0)),
+        "per_type_f1": {name: float(v["f1-score"]) for name, v in per_type.items() if " avg" not in name},
+        "n": len(gold),
+    }
