@@ -2,8 +2,9 @@
 from heads.classification import ClassificationHead
 from heads.output import HeadOutput
 from heads.regression import RegressionHead
+from heads.tagging import TaggingHead
 
-HEADS = {"classification": ClassificationHead, "regression": RegressionHead}
+HEADS = {"classification": ClassificationHead, "regression": RegressionHead, "tagging": TaggingHead}
 
 
 def get_head(name: str):
@@ -12,4 +13,4 @@ def get_head(name: str):
     return HEADS[name]
 
 
-__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "RegressionHead", "get_head"]
+__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "RegressionHead", "TaggingHead", "get_head"]

@@ -12,14 +12,14 @@ from seqtasks.encoder import EncoderOutput
 
 
 class ClassificationHead(nn.Module):
-    def __init__(self, input_size: int, num_labels: int, config: HeadConfig) -> None:
+    def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
         self.pool = get_pooling(config.pooling)
         layers: list[nn.Module] = [nn.Dropout(config.dropout)]
         if config.hidden_size:
             layers += [nn.Linear(input_size, config.hidden_size), nn.Tanh(), nn.Dropout(config.dropout)]
             input_size = config.hidden_size
-        layers.append(nn.Linear(input_size, num_labels))
+        layers.append(nn.Linear(input_size, len(labels)))
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:

@@ -8,5 +8,5 @@ import torch
 
 @dataclass(frozen=True)
 class HeadOutput:
-    logits: torch.Tensor  # [B, num_labels] (classification)
+    logits: torch.Tensor  # [B, K] classification, [B, T, K] tagging, [B] regression
     loss: torch.Tensor | None = None  # scalar, when the batch has labels

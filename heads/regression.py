@@ -11,7 +11,7 @@ from seqtasks.encoder import EncoderOutput
 
 
 class RegressionHead(nn.Module):
-    def __init__(self, input_size: int, num_labels: int, config: HeadConfig) -> None:
+    def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
         self.pool = get_pooling(config.pooling)
         self.out = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(input_size, 1))

@@ -63,21 +63,20 @@ def cmd_train(args) -> None:
 def load_run_and_file(run_dir: str, data: str):
     """A trained run and a file in its dataset's own format, encoded with the run's vocabulary."""
     from seqtasks.data.batching import encode_split
-    from seqtasks.data.readers import read_file
-    from seqtasks.data.resolve import dataset_source
+    from seqtasks.pipeline import read_rows
     from seqtasks.run import load_run
 
     run = load_run(run_dir)
-    rows = read_file(dataset_source(run.config.data.dataset).reader, data)
+    rows = read_rows(run.config.data, data)
     return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens)
 
 
 def cmd_evaluate(args) -> None:
     from seqtasks.data.resolve import file_sha256
-    from seqtasks.pipeline import SCORERS
+    from seqtasks.evaluation import scorer_for
 
     run, split = load_run_and_file(args.run, args.data)
-    score, _ = SCORERS[run.config.head.name]
+    score, _ = scorer_for(run.config.head.name, run.labels.labels)
     metrics = score(run.model, split)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     if args.json:

@@ -28,6 +28,7 @@ class DataConfig:
     lowercase: bool = True
     min_freq: int = 1
     max_tokens: int = 512  # longer inputs are an error naming file and line
+    tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
 
 
 @dataclass
@@ -49,6 +50,7 @@ class HeadConfig:
     pooling: str = "last"  # last (h_T), mean, max over every h_t
     hidden_size: int = 0  # 0 = a single linear layer on the pooled vector
     dropout: float = 0.5
+    crf: bool = False  # tagging: a linear-chain CRF instead of per-token softmax
 
 
 @dataclass

@@ -132,7 +132,7 @@ def plot_results(rows: list[dict], path: Path) -> None:
         for cell in dict.fromkeys(r["cell"] for r in rows if r["task"] == task):
             points = sorted((r["T"], r["dev"]["accuracy"]) for r in rows if r["task"] == task and r["cell"] == cell)
             axis.plot(*zip(*points), marker="o", label=cell)
-        chance = 1 / TASKS["recall"][3] if task == "recall" else None
+        chance = 1 / len(TASKS["recall"][3]) if task == "recall" else None
         if chance:
             axis.axhline(chance, color="grey", linestyle=":", label="chance")
         ylabel = f"dev share within {0.04} of the sum" if task == "adding" else "dev accuracy"

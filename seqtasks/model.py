@@ -19,7 +19,8 @@ class SequenceModel(nn.Module):
         return self.head(self.encoder(batch.token_ids, batch.lengths), batch)
 
 
-def build_model(config: RunConfig, vocab_size: int, num_labels: int) -> SequenceModel:
+def build_model(config: RunConfig, vocab_size: int, labels: list[str]) -> SequenceModel:
+    """Heads get the label names, not just their number: a CRF derives its allowed moves from them."""
     e = config.encoder
     encoder = LSTMEncoder(
         vocab_size,
@@ -31,5 +32,5 @@ def build_model(config: RunConfig, vocab_size: int, num_labels: int) -> Sequence
         cell=e.cell,
         forget_bias=e.forget_bias,
     )
-    head = get_head(config.head.name)(encoder.output_size, num_labels, config.head)
+    head = get_head(config.head.name)(encoder.output_size, labels, config.head)
     return SequenceModel(encoder, head)

@@ -16,20 +16,17 @@ import torch
 from datasets import Dataset
 
 from seqtasks.checkpoint import load_weights, write_json
-from seqtasks.config import RunConfig, to_dict
+from seqtasks.config import DataConfig, RunConfig, to_dict
 from seqtasks.data.batching import encode_split
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, resolve_split
 from seqtasks.data.splits import carve_dev, kfold
 from seqtasks.data.vocab import LabelSet, Vocab
-from seqtasks.evaluation import score_classification
+from seqtasks.data.tagging import convert_scheme
+from seqtasks.evaluation import scorer_for
 from seqtasks.model import build_model
 from seqtasks.run import plot_curve, save_run_inputs, write_metrics
 from seqtasks.training import train
-
-# head name -> (scorer, the dev metric that selects the best epoch)
-SCORERS = {"classification": (score_classification, "accuracy")}
-
 
 @dataclass
 class Part:
@@ -40,9 +37,21 @@ class Part:
     record: dict
 
 
-def read_split(dataset: str, split: str) -> Part:
-    resolved = resolve_split(dataset, split)
-    rows = read_file(dataset_source(dataset).reader, resolved.path)
+def read_rows(data: DataConfig, path: Path | str) -> Dataset:
+    """A file in the dataset's own format, with tags converted to the run's scheme."""
+    return convert_scheme(read_file(dataset_source(data.dataset).reader, path), data.tag_scheme)
+
+
+def label_values(rows: Dataset) -> list[str]:
+    """Every gold label: one per row, or one per token for tagging data."""
+    if "tags" in rows.column_names:
+        return [tag for tags in rows["tags"] for tag in tags]
+    return list(rows["label"])
+
+
+def read_split(data: DataConfig, split: str) -> Part:
+    resolved = resolve_split(data.dataset, split)
+    rows = read_rows(data, resolved.path)
     record = {"split": split, "path": str(resolved.path), "sha256": resolved.sha256, "origin": resolved.origin,
               "examples": len(rows)}
     return Part(rows, str(resolved.path), record)
@@ -79,17 +88,17 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
     torch.manual_seed(config.train.seed)
     data = config.data
     vocab = Vocab.build(train_part.rows["tokens"], min_freq=data.min_freq, lowercase=data.lowercase)
-    labels = LabelSet.build(train_part.rows["label"])
+    labels = LabelSet.build(label_values(train_part.rows))
     save_run_inputs(run_dir, config, vocab, labels)
     encode = lambda part: encode_split(part.rows, vocab, labels, part.source, data.max_tokens)  # noqa: E731
     train_split, dev_split = encode(train_part), encode(dev_part)
 
-    model = build_model(config, len(vocab), len(labels))
+    model = build_model(config, len(vocab), labels.labels)
     vectors = attach_vectors(model, vocab, config)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{config.recipe}: {len(train_split)} train / {len(dev_split)} dev examples, vocabulary {len(vocab)}, "
           f"{len(labels)} labels, {parameters:,} parameters -> {run_dir}")
-    score, metric = SCORERS[config.head.name]
+    score, metric = scorer_for(config.head.name, labels.labels)
     state = train(model, train_split, dev_split, config.train, run_dir, score, metric, resume=resume)
 
     load_weights(model, run_dir / "best.safetensors")
@@ -106,9 +115,9 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
 
 
 def run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
-    train_part = read_split(config.data.dataset, config.data.train)
+    train_part = read_split(config.data, config.data.train)
     if config.data.dev:
-        dev_part = read_split(config.data.dataset, config.data.dev)
+        dev_part = read_split(config.data, config.data.dev)
     else:
         train_part, dev_part = carve(train_part, config.data.dev_fraction, config.train.seed)
     return fit(config, run_dir, train_part, dev_part, resume=resume)
@@ -117,7 +126,7 @@ def run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
 def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
     """k-fold CV: each fold trains on k-1 folds (minus a carved dev split for early stopping)
     and is scored on its held-out fold; the run reports mean and std over folds."""
-    full = read_split(config.data.dataset, config.data.train)
+    full = read_split(config.data, config.data.train)
     write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted run can be resumed
     per_fold = []
     for k, (train_rows, test_rows) in enumerate(kfold(full.rows, config.data.folds, config.train.seed), start=1):

@@ -19,17 +19,26 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
     while chunk := [line.rstrip("\n") for line in islice(lines, batch_size)]:
         ids = [run.vocab.encode(run.vocab.tokenize(text)) for text in chunk]
         real = [i for i, row in enumerate(ids) if row and (not limit or len(row) <= limit)]
-        probabilities = {}
+        answers = {}
         if real:
             token_ids, lengths = pad_batch([ids[i] for i in real])
-            logits = run.model(Batch(token_ids, lengths, None, torch.arange(len(real)))).logits
-            probabilities = dict(zip(real, logits.softmax(-1).tolist()))
+            batch = Batch(token_ids, lengths, None, torch.arange(len(real)))
+            encoded = run.model.encoder(token_ids, lengths)
+            logits = run.model.head(encoded, batch).logits
+            if hasattr(run.model.head, "decode"):  # tagging: one tag per token
+                paths = run.model.head.decode(logits, encoded.mask)
+                answers = {i: [run.labels.labels[t] for t in path] for i, path in zip(real, paths)}
+            else:
+                answers = dict(zip(real, logits.softmax(-1).tolist()))
         for i, text in enumerate(chunk):
-            if i not in probabilities:
+            if i not in answers:
                 error = f"{len(ids[i])} tokens, more than data.max_tokens={limit}" if ids[i] else "empty input"
                 yield {"text": text, "error": error}
                 continue
-            probs = probabilities[i]
+            if hasattr(run.model.head, "decode"):
+                yield {"text": text, "tokens": run.vocab.tokenize(text), "tags": answers[i]}
+                continue
+            probs = answers[i]
             best = max(range(len(probs)), key=probs.__getitem__)
             yield {"text": text, "label": run.labels.labels[best],
                    "probabilities": {label: round(p, 6) for label, p in zip(run.labels.labels, probs)}}

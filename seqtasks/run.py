@@ -47,7 +47,7 @@ def load_run(run_dir: str | Path, map_location: str = "cpu") -> LoadedRun:
         hint = f"; it is a cross-validated run, pick a fold: {run_dir / folds[0]}" if folds else ""
         raise CheckpointError(f"{run_dir}: no trained weights (best.safetensors){hint}")
     vocab, labels = Vocab.load(run_dir / "vocab.json"), LabelSet.load(run_dir / "labels.json")
-    model = build_model(config, len(vocab), len(labels))
+    model = build_model(config, len(vocab), labels.labels)
     load_weights(model, run_dir / "best.safetensors", device=map_location)
     model.to(map_location).eval()
     model.encoder.vocab = vocab

@@ -46,9 +46,10 @@ def _as_split(token_ids: torch.Tensor, targets: torch.Tensor) -> EncodedSplit:
 
 
 TASKS = {
-    # name -> (generator, vocabulary size, head, number of labels)
-    "adding": (adding_problem, 1 + 2 * ADDING_LEVELS, "regression", 1),
-    "recall": (recall_task, 1 + RECALL_KEYS + RECALL_DISTRACTORS, "classification", RECALL_KEYS),
+    # name -> (generator, vocabulary size, head, label names)
+    "adding": (adding_problem, 1 + 2 * ADDING_LEVELS, "regression", ["sum"]),
+    "recall": (recall_task, 1 + RECALL_KEYS + RECALL_DISTRACTORS, "classification",
+               [f"key{k}" for k in range(RECALL_KEYS)]),
 }
 
 

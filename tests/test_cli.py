@@ -91,3 +91,15 @@ def test_diagnose_writes_gradient_flow_and_gate_stats(run_dir, data_dir, tmp_pat
     assert {g["gate"] for g in report["gates"]} == {"f", "i", "o"}
     assert all(0.0 <= g["saturation"] <= 1.0 and 0.0 < g["mean"] < 1.0 for g in report["gates"])
     assert (out / "gradient_flow.png").is_file() and (out / "gates.png").is_file()
+
+
+@pytest.mark.parametrize("recipe,file,metric", [("ud-pos", "ud_english_ewt/en_ewt-ud-dev.conllu", "accuracy"),
+                                                ("conll-ner", "conll2003/eng.testa", "f1")])
+def test_tagging_recipes_train_and_evaluate_original_files(recipe, file, metric, data_dir, tmp_path):
+    out = tmp_path / recipe
+    assert main(["train", recipe, "--out", str(out), *FEW_STEPS]) == 0
+    trained = json.loads((out / "metrics.json").read_text())["dev"]
+    assert main(["evaluate", str(out), "--data", str(data_dir / file), "--json", str(tmp_path / "e.json")]) == 0
+    scores = json.loads((tmp_path / "e.json").read_text())
+    assert scores[metric] == pytest.approx(trained[metric]) and 0.0 <= scores[metric] <= 1.0
+    assert scores["n"] == {"ud-pos": 2001, "conll-ner": 3250}[recipe]

@@ -31,11 +31,15 @@ class Batch:
         return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index)
 
 
+IGNORE = -100  # label id at padding positions of token-level labels (cross-entropy's ignore_index)
+
+
 @dataclass
 class EncodedSplit:
     flat_ids: torch.Tensor  # [total tokens]
     offsets: torch.Tensor  # [N + 1]
-    labels: torch.Tensor | None  # [N]
+    labels: torch.Tensor | None  # [N], or [total tokens] when token_labels (tagging)
+    token_labels: bool = False
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -50,15 +54,22 @@ class EncodedSplit:
         steps = torch.arange(width)
         positions = self.offsets[index][:, None] + steps[None, :]
         real = steps[None, :] < lengths[:, None]
-        token_ids = self.flat_ids[positions.clamp(max=len(self.flat_ids) - 1)] * real
-        labels = None if self.labels is None else self.labels[index]
+        positions = positions.clamp(max=len(self.flat_ids) - 1)
+        token_ids = self.flat_ids[positions] * real
+        if self.labels is None:
+            labels = None
+        elif self.token_labels:
+            labels = self.labels[positions].masked_fill(~real, IGNORE)  # [B, T]
+        else:
+            labels = self.labels[index]
         return Batch(token_ids, lengths, labels, index)
 
 
 def encode_split(
     dataset: Dataset, vocab: Vocab, labels: LabelSet | None, source: str = "data", max_tokens: int = 0
 ) -> EncodedSplit:
-    """tokens -> ids once, via datasets.map; labels checked against the trained label set."""
+    """tokens -> ids once, via datasets.map; labels (a `label` per row, or `tags` per token) are
+    checked against the trained label set."""
     ids = dataset.map(
         lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
         batched=True,
@@ -71,11 +82,17 @@ def encode_split(
     flat_ids = torch.from_numpy(np.array(column.flatten(), dtype=np.int64))
     lengths = offsets[1:] - offsets[:-1]
     check_lengths(lengths, dataset, source, max_tokens)
-    label_ids = None
+    label_ids, token_labels = None, "tags" in dataset.column_names
     if labels is not None:
-        lines = list(dataset["line"]) if "line" in dataset.column_names else None
-        label_ids = torch.tensor(labels.encode(list(dataset["label"]), where=source, lines=lines), dtype=torch.long)
-    return EncodedSplit(flat_ids, offsets, label_ids)
+        lines = list(dataset["line"]) if "line" in dataset.column_names else list(range(1, len(dataset) + 1))
+        if token_labels:
+            tags = list(dataset["tags"])
+            values = [tag for sentence in tags for tag in sentence]
+            lines = [line for line, sentence in zip(lines, tags) for _ in sentence]
+        else:
+            values = list(dataset["label"])
+        label_ids = torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
+    return EncodedSplit(flat_ids, offsets, label_ids, token_labels)
 
 
 def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_tokens: int) -> None:

@@ -67,10 +67,11 @@ def read_labeled_lines(path: Path | str) -> Dataset:
     return Dataset.from_dict({"tokens": tokens, "label": labels, "line": lines})
 
 
-READERS: dict[str, Callable[[Path | str], Dataset]] = {"labeled_lines": read_labeled_lines}
-
-
 def read_file(reader: str, path: Path | str) -> Dataset:
-    if reader not in READERS:
-        raise KeyError(f"unknown reader {reader!r}; readers: {', '.join(sorted(READERS))}")
-    return READERS[reader](path)
+    from seqtasks.data.tagging import read_conll2003, read_conllu
+
+    readers: dict[str, Callable[[Path | str], Dataset]] = {
+        "labeled_lines": read_labeled_lines, "conllu": read_conllu, "conll2003": read_conll2003}
+    if reader not in readers:
+        raise KeyError(f"unknown reader {reader!r}; readers: {', '.join(sorted(readers))}")
+    return readers[reader](path)

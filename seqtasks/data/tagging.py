@@ -110,3 +110,17 @@ def bio_to_bioes(tags: list[str]) -> list[str]:
         else:
             out.append(tag)
     return out
+
+
+def bioes_to_bio(tags: list[str]) -> list[str]:
+    return ["B-" + t[2:] if t.startswith("S-") else "I-" + t[2:] if t.startswith("E-") else t for t in tags]
+
+
+def convert_scheme(dataset: Dataset, scheme: str) -> Dataset:
+    """IOB1 entity tags as read from CoNLL-2003 -> the scheme a model trains on ("" keeps them)."""
+    if not scheme:
+        return dataset
+    if scheme not in {"BIO", "BIOES"}:
+        raise ValueError(f"unknown tag scheme {scheme!r}; schemes: BIO, BIOES")
+    convert = iob1_to_bio if scheme == "BIO" else (lambda tags: bio_to_bioes(iob1_to_bio(tags)))
+    return dataset.map(lambda row: {"tags": convert(row["tags"])}, keep_in_memory=True)

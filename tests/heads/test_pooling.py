@@ -24,7 +24,7 @@ def test_mean_and_max_ignore_padding(encoded):
 
 
 def test_classification_loss_is_cross_entropy_of_the_logits(encoded):
-    head = ClassificationHead(encoded.final.shape[-1], 3, HeadConfig(hidden_size=4, dropout=0.0))
+    head = ClassificationHead(encoded.final.shape[-1], ["a", "b", "c"], HeadConfig(hidden_size=4, dropout=0.0))
     labels = torch.tensor([2, 0])
     out = head(encoded, Batch(torch.zeros(2, 5), torch.tensor([3, 5]), labels, torch.arange(2)))
     assert out.logits.shape == (2, 3)
@@ -32,7 +32,7 @@ def test_classification_loss_is_cross_entropy_of_the_logits(encoded):
 
 
 def test_unknown_head_or_pooling_lists_valid_names():
-    with pytest.raises(ValueError, match="valid heads: classification, regression"):
+    with pytest.raises(ValueError, match="valid heads: classification, regression, tagging"):
         get_head("tagger-typo")
     with pytest.raises(ValueError, match="valid poolings: last, mean, max"):
-        ClassificationHead(4, 2, HeadConfig(pooling="avg"))
+        ClassificationHead(4, ["a", "b"], HeadConfig(pooling="avg"))

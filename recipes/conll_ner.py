@@ -1,0 +1,29 @@
+"""CoNLL-2003 English NER: BiLSTM-CRF over every h_t, trained on BIOES, scored like conlleval."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqtasks import pipeline
+from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
+
+DESCRIPTION = "CoNLL-2003 English NER, BiLSTM-CRF + GloVe, entity F1 (conlleval)"
+
+
+@dataclass
+class Config(RunConfig):
+    recipe: str = "conll-ner"
+    # the files are IOB1; the model trains on BIOES and is scored on entities
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="conll2003", train="train", dev="dev",
+                                                                lowercase=False, tag_scheme="BIOES"))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.5))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", crf=True, dropout=0.5))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3))
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return pipeline.run(config, run_dir, resume=resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("conll-ner")

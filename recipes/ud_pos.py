@@ -1,0 +1,29 @@
+"""UD English-EWT part-of-speech tagging (UPOS): a tag for every word from every h_t."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqtasks import pipeline
+from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
+
+DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM + GloVe over every h_t"
+
+
+@dataclass
+class Config(RunConfig):
+    recipe: str = "ud-pos"
+    # case matters for POS; GloVe (lowercase) is looked up with a lowercase fallback
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="ud_english_ewt", train="train", dev="dev",
+                                                                lowercase=False))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.33))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.33))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=2e-3))
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return pipeline.run(config, run_dir, resume=resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("ud-pos")
