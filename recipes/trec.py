@@ -1,4 +1,7 @@
-"""TREC: which of 6 coarse answer types a question asks for. TREC has no dev split, so a seeded, stratified 10% of train is carved off and recorded in the run."""
+"""TREC: which of 6 coarse answer types a question asks for.
+
+TREC has no dev split, so a seeded, stratified 10% of train is carved off and recorded in the run.
+"""
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +16,8 @@ class Config(RunConfig):
     """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
 
     recipe: str = "trec"
-    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="trec", train="train_coarse", dev="", dev_fraction=0.1))
+    data: DataConfig = field(
+        default_factory=lambda: DataConfig(dataset="trec", train="train_coarse", dev="", dev_fraction=0.1))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30))  # short questions: ~1 s an epoch
 
 

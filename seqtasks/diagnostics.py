@@ -17,8 +17,8 @@ from typing import Callable
 
 import torch
 
-from seqtasks.data.batching import EncodedSplit
 from seqtasks.cells import FastLSTM, ReferenceLSTM, StackedRecurrence, copy_weights_from_nn_lstm
+from seqtasks.data.batching import EncodedSplit
 from seqtasks.encoder import EncoderOutput, LSTMEncoder
 from seqtasks.plots import pyplot, save_figure
 
@@ -185,7 +185,9 @@ def plot_gates(gates: list[GateStats], path: Path) -> None:
 
 
 
-def diagnose(model, split: EncodedSplit, examples: int = 128, seed: int = 0) -> tuple[list[GradientFlow], list[GateStats]]:
+def diagnose(
+    model, split: EncodedSplit, examples: int = 128, seed: int = 0
+) -> tuple[list[GradientFlow], list[GateStats]]:
     """Gradient flow and gate statistics of a trained model on `examples` rows of an encoded split,
     with the head's own loss on the gold labels as L."""
     model.eval()

@@ -26,7 +26,8 @@ def by_hand_grads(encoder, token_ids, weights):
     loss = (h * weights).sum()
     grads = torch.autograd.grad(loss, deltas_c + deltas_h)
     steps = token_ids.shape[1]
-    return torch.stack([g.norm(dim=-1) for g in grads[:steps]], 1), torch.stack([g.norm(dim=-1) for g in grads[steps:]], 1)
+    norms = [g.norm(dim=-1) for g in grads]
+    return torch.stack(norms[:steps], 1), torch.stack(norms[steps:], 1)
 
 
 def test_gradient_probe_matches_autograd_by_hand():

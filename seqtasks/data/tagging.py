@@ -39,7 +39,8 @@ def read_conllu(path: Path | str, column: str = "upos") -> Dataset:
     for first, block in sentence_blocks(path):
         for number, text in block:
             if not text.startswith("#") and text.count("\t") != 9:
-                raise DataFormatError(path, number, f"expected 10 tab-separated columns, found {text.count(chr(9)) + 1}")
+                found = text.count("\t") + 1
+                raise DataFormatError(path, number, f"expected 10 tab-separated columns, found {found}")
         try:
             (sentence,) = conllu.parse("\n".join(text for _, text in block) + "\n\n")
         except Exception as error:  # conllu reports no line numbers: add ours
