@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from seqtasks.checkpoint import CheckpointError
-from seqtasks.config import ConfigError, apply_overrides, load_config
+from seqtasks.config import ConfigError, apply_overrides, from_dict
 from seqtasks.data.readers import DataFormatError
 from seqtasks.data.resolve import DataNotFoundError
 from seqtasks.data.vocab import UnknownLabelError
@@ -51,7 +51,8 @@ def cmd_train(args) -> None:
     if args.resume:
         if args.set:
             raise ConfigError("--resume continues the saved config.json; it takes no --set")
-        config = load_config(run_dir / "config.json")
+        saved = json.loads((run_dir / "config.json").read_text())
+        config = from_dict(type(module.Config()), saved, where=str(run_dir / "config.json"))
     else:
         config = apply_overrides(module.Config(), args.set)
     record = module.main(config, run_dir, resume=args.resume)

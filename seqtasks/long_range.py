@@ -72,6 +72,7 @@ def train_one(config, task: str, length: int, cell: str, out_dir: Path) -> tuple
 
 def run(config, run_dir: Path, resume: bool = False) -> dict:
     rows, flows = [], {}
+    write_json(run_dir / "config.json", asdict(config))  # first, so an interrupted run can be resumed
     if config.threads:
         torch.set_num_threads(config.threads)
     for task in split_list(config.tasks):

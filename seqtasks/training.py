@@ -98,6 +98,9 @@ def train(
 
     The best weights go to `best.safetensors`; the epoch log to `log.jsonl`.
     """
+    # Vanishing gradients reach subnormal floats (~1e-40), which x86 CPUs handle orders of magnitude
+    # slower; seen here as a 6x slower long-range run. Flushing them to zero changes nothing measurable.
+    torch.set_flush_denormal(True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state = TrainerState()
     if resume and (run_dir / "trainer_state.json").is_file():

@@ -39,3 +39,16 @@ def test_long_range_smoke_writes_table_plots_and_flows(tmp_path):
     for name in ("results.md", "accuracy_vs_length.png", "gradient_flow.png", "metrics.json"):
         assert (tmp_path / name).is_file()
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["steps"] == 3
+
+
+def test_interrupted_long_range_run_resumes_from_the_cli(tmp_path):
+    from seqtasks.cli import main
+
+    small = ["--set=steps=2", "--set=lengths=8", "--set=probe_length=8", "--set=dev_examples=16",
+             "--set=cells=lstm,rnn", "--set=tasks=recall"]
+    assert main(["train", "long-range", "--out", str(tmp_path), *small]) == 0
+    finished = (tmp_path / "results.md").read_text()
+    (tmp_path / "recall-T8-rnn" / "result.json").unlink()  # as if killed while training the rnn
+    (tmp_path / "metrics.json").unlink()
+    assert main(["train", "long-range", "--out", str(tmp_path), "--resume"]) == 0
+    assert (tmp_path / "results.md").read_text() == finished
