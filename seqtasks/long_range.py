@@ -137,7 +137,10 @@ def plot_results(rows: list[dict], path: Path) -> None:
         if chance:
             axis.axhline(chance, color="grey", linestyle=":", label="chance")
         ylabel = f"dev share within {0.04} of the sum" if task == "adding" else "dev accuracy"
+        lengths = sorted({r["T"] for r in rows})
         axis.set(title=task, xlabel="sequence length T", ylabel=ylabel, ylim=(0, 1.02), xscale="log")
+        axis.set_xticks(lengths, [str(t) for t in lengths])
+        axis.minorticks_off()
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     fig.tight_layout()
