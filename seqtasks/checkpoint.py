@@ -31,6 +31,7 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> None:
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
+        os.chmod(temp_name, 0o666 & ~current_umask())  # mkstemp makes files owner-only; files normally aren't
         write(temp_name)
         with open(temp_name, "rb") as written:
             os.fsync(written.fileno())
@@ -38,6 +39,12 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> None:
     finally:
         if os.path.exists(temp_name):
             os.unlink(temp_name)
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path | str, data: Any) -> None:

@@ -47,3 +47,13 @@ def test_checkpoint_of_another_shape_names_the_tensors(tmp_path):
     save_weights(torch.nn.Linear(4, 2), path)
     with pytest.raises(CheckpointError, match=r"wrong shape: \['weight'\]"):
         load_weights(torch.nn.Linear(3, 2), path)
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from seqtasks.checkpoint import current_umask, write_json
+
+    write_json(tmp_path / "m.json", {"a": 1})
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+    assert os.access(tmp_path / "m.json", os.R_OK)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
@@ -129,17 +127,15 @@ def resolve_split(name: str, split: str) -> ResolvedFile:
 
 def download(url: str, target: Path, sha256: str, timeout: float = 60.0) -> None:
     """Fetch url to target only if its bytes hash to sha256; the file appears whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+    from seqtasks.checkpoint import atomic_write
+
+    def fetch_verified(temp_name: str) -> None:
+        digest = hashlib.sha256()
+        with open(temp_name, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
         if digest.hexdigest() != sha256:
             raise ValueError(f"checksum mismatch: expected sha256 {sha256}, got {digest.hexdigest()}")
-        os.replace(temp_name, target)
-    finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
+
+    atomic_write(target, fetch_verified)
