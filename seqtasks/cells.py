@@ -12,7 +12,9 @@ checked by running them:
 - `rnn`: a vanilla tanh RNN of the same width, h_t = tanh(W z + b) (seed Q10, Q14).
 
 The variants project every input step in one matmul up front and loop only over the
-recurrent part. Every direction can record its per-step h, c and gates (`trace`) for the
+recurrent part, in eager PyTorch: a TorchScript version of the same loop measured slower on
+this CPU (fwd+bwd at T=100, B=64, H=64, 1 thread: rnn 24 vs 11 ms, no_output_gate 82 vs 23,
+tied_gates 77 vs 39; nn.LSTM 9-13 ms). Every direction can record its per-step h, c and gates (`trace`) for the
 diagnostics. Every cell takes and returns what `nn.LSTM(batch_first=True)` does for a
 PackedSequence, so the encoder does not care which one it runs.
 """
