@@ -29,6 +29,7 @@ class DataConfig:
     min_freq: int = 1
     max_tokens: int = 512  # longer inputs are an error naming file and line
     tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
+    tag_column: str = "upos"  # CoNLL-U: upos or xpos
 
 
 @dataclass
@@ -40,6 +41,7 @@ class EncoderConfig:
     dropout: float = 0.5
     cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn (seqtasks/cells.py)
     forget_bias: float | None = None  # None: PyTorch's init; 1.0 is the usual choice
+    word_dropout: float = 0.0  # training: share of tokens replaced by <unk>
     vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
     freeze_vectors: bool = False
 

@@ -50,6 +50,7 @@ class LSTMEncoder(nn.Module):
         dropout: float = 0.0,
         cell: str = "lstm",
         forget_bias: float | None = None,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -62,6 +63,7 @@ class LSTMEncoder(nn.Module):
         if forget_bias is not None:
             self.rnn.init_forget_bias(forget_bias)
         self.cell = cell
+        self.word_dropout = word_dropout
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions
         self.vocab: Vocab | None = None  # attached by from_pretrained, used by encode()
@@ -75,13 +77,21 @@ class LSTMEncoder(nn.Module):
             raise ValueError(f"empty sequence in batch (row {int(lengths.argmin())} has length 0)")
         if batch and int(lengths.max()) > max_len:
             raise ValueError(f"a length of {int(lengths.max())} exceeds the padded width {max_len}")
-        embedded = self.embedding_dropout(self.embedding(token_ids))
+        embedded = self.embedding_dropout(self.embedding(self.drop_words(token_ids)))
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_states, (h_n, _) = self.rnn(packed)
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
         return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device), max_len))
+
+    def drop_words(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """In training, replace each real token by <unk> (id 1) with probability word_dropout, so the
+        model learns what to do with words it has never seen."""
+        if not (self.training and self.word_dropout):
+            return token_ids
+        dropped = (torch.rand(token_ids.shape, device=token_ids.device) < self.word_dropout) & (token_ids > 0)
+        return token_ids.masked_fill(dropped, 1)
 
     def encode(self, texts: Sequence[str]) -> EncoderOutput:
         """Encode raw text with the vocabulary this encoder was trained with."""

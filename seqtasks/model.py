@@ -31,6 +31,7 @@ def build_model(config: RunConfig, vocab_size: int, labels: list[str]) -> Sequen
         dropout=e.dropout,
         cell=e.cell,
         forget_bias=e.forget_bias,
+        word_dropout=e.word_dropout,
     )
     head = get_head(config.head.name)(encoder.output_size, labels, config.head)
     return SequenceModel(encoder, head)

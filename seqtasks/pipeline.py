@@ -39,7 +39,8 @@ class Part:
 
 def read_rows(data: DataConfig, path: Path | str) -> Dataset:
     """A file in the dataset's own format, with tags converted to the run's scheme."""
-    return convert_scheme(read_file(dataset_source(data.dataset).reader, path), data.tag_scheme)
+    rows = read_file(dataset_source(data.dataset).reader, path, tag_column=data.tag_column)
+    return convert_scheme(rows, data.tag_scheme)
 
 
 def label_values(rows: Dataset) -> list[str]:

@@ -67,11 +67,18 @@ def read_labeled_lines(path: Path | str) -> Dataset:
     return Dataset.from_dict({"tokens": tokens, "label": labels, "line": lines})
 
 
-def read_file(reader: str, path: Path | str) -> Dataset:
+def read_file(reader: str, path: Path | str, tag_column: str = "upos") -> Dataset:
+    """`tag_column` picks UPOS or XPOS from CoNLL-U; other formats have one label column."""
+    from functools import partial
+
+    from seqtasks.config import ConfigError
     from seqtasks.data.tagging import read_conll2003, read_conllu
 
+    if tag_column not in {"upos", "xpos"}:
+        raise ConfigError(f"data.tag_column={tag_column!r}: expected upos or xpos")
     readers: dict[str, Callable[[Path | str], Dataset]] = {
-        "labeled_lines": read_labeled_lines, "conllu": read_conllu, "conll2003": read_conll2003}
+        "labeled_lines": read_labeled_lines, "conllu": partial(read_conllu, column=tag_column),
+        "conll2003": read_conll2003}
     if reader not in readers:
         raise KeyError(f"unknown reader {reader!r}; readers: {', '.join(sorted(readers))}")
     return readers[reader](path)

@@ -46,3 +46,10 @@ def test_iob1_to_bio_and_bioes():
     bio = iob1_to_bio(iob1)
     assert bio == ["B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG", "I-ORG"]
     assert bio_to_bioes(bio) == ["B-PER", "E-PER", "S-PER", "O", "S-LOC", "B-ORG", "E-ORG"]
+
+
+def test_conllu_xpos_column(data_dir):
+    from seqtasks.data.readers import read_file
+
+    rows = read_file("conllu", data_dir / "ud_english_ewt" / "en_ewt-ud-dev.conllu", tag_column="xpos")
+    assert rows["tags"][0] == ["IN", "DT", "NNP", "VBZ", "DT", "NN", ":"]
