@@ -5,7 +5,7 @@ from pathlib import Path
 from seqtasks import pipeline
 from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
 
-DESCRIPTION = "CoNLL-2003 English NER, BiLSTM-CRF + GloVe, entity F1 (conlleval)"
+DESCRIPTION = "CoNLL-2003 English NER, BiLSTM-CRF + char CNN + GloVe, entity F1 (conlleval)"
 
 
 @dataclass
@@ -14,7 +14,7 @@ class Config(RunConfig):
     # the files are IOB1; the model trains on BIOES and is scored on entities
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="conll2003", train="train", dev="dev",
                                                                 lowercase=False, tag_scheme="BIOES"))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.5))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.5, chars=True))
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", crf=True, dropout=0.5))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from seqtasks import pipeline
 from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
 
-DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM + GloVe over every h_t"
+DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM + char CNN + GloVe over every h_t"
 
 
 @dataclass
@@ -14,7 +14,7 @@ class Config(RunConfig):
     # case matters for POS; GloVe (lowercase) is looked up with a lowercase fallback
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="ud_english_ewt", train="train", dev="dev",
                                                                 lowercase=False))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.33))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.33, chars=True))
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.33))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=2e-3))
 

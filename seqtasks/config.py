@@ -42,6 +42,8 @@ class EncoderConfig:
     cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn (seqtasks/cells.py)
     forget_bias: float | None = None  # None: PyTorch's init; 1.0 is the usual choice
     word_dropout: float = 0.0  # training: share of tokens replaced by <unk>
+    chars: bool = False  # a character CNN over each word's spelling, concatenated to its embedding
+    char_features: int = 50  # the character CNN's output size, when chars is on
     vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
     freeze_vectors: bool = False
 

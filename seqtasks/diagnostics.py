@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 
 from seqtasks.cells import FastLSTM, ReferenceLSTM, StackedRecurrence, copy_weights_from_nn_lstm
+from seqtasks.chars import WordChars
 from seqtasks.data.batching import EncodedSplit
 from seqtasks.encoder import EncoderOutput, LSTMEncoder
 from seqtasks.plots import pyplot, save_figure
@@ -83,6 +84,7 @@ def trace_gradients(
     token_ids: torch.Tensor,
     lengths: torch.Tensor,
     loss_fn: Callable[[EncoderOutput], torch.Tensor],
+    chars: WordChars | None = None,
 ) -> list[DirectionTrace]:
     """Run a traced twin of the encoder, backpropagate loss_fn(output), read the per-step grads."""
     twin = probe_twin(encoder)
@@ -91,7 +93,7 @@ def trace_gradients(
     cells = twin.rnn.directions()
     for cell in cells:
         cell.trace = []
-    loss = loss_fn(twin(token_ids, lengths))
+    loss = loss_fn(twin(token_ids, lengths, chars))
     for cell in cells:
         for step in cell.trace:
             step["h"].retain_grad()
@@ -193,7 +195,9 @@ def diagnose(
     model.eval()
     rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:examples]
     batch = split.batch(rows)
-    traces = trace_gradients(model.encoder, batch.token_ids, batch.lengths, lambda out: model.head(out, batch).loss)
+    traces = trace_gradients(
+        model.encoder, batch.token_ids, batch.lengths, lambda out: model.head(out, batch).loss, batch.chars
+    )
     return gradient_flow(traces, batch.lengths), gate_stats(traces, batch.lengths)
 
 

@@ -3,7 +3,8 @@
 `LSTMEncoder(token_ids [B, T], lengths [B])` returns an `EncoderOutput`:
 every top-layer h_t (`states`, zeros at padding), each row's own h_T (`final`) and the
 `mask`. Batches are packed, so padding never enters the recurrence: extra padding
-changes nothing and h_T is never a padded step.
+changes nothing and h_T is never a padded step. With `char_features` > 0 each position's input is
+its word embedding concatenated with a character CNN over its spelling (`chars`, a `WordChars`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtasks.cells import CELLS, build_cell
+from seqtasks.chars import CharCNN, WordChars, chars_of
 
 if TYPE_CHECKING:
     from seqtasks.data.vocab import Vocab
@@ -51,14 +53,21 @@ class LSTMEncoder(nn.Module):
         cell: str = "lstm",
         forget_bias: float | None = None,
         word_dropout: float = 0.0,
+        char_features: int = 0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; valid cells: {', '.join(sorted(CELLS))}")
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.embedding_dropout = nn.Dropout(dropout)
+        self.chars = CharCNN(char_features) if char_features else None
         self.rnn = build_cell(
-            cell, embedding_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout
+            cell,
+            embedding_dim + char_features,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
         )
         if forget_bias is not None:
             self.rnn.init_forget_bias(forget_bias)
@@ -68,8 +77,10 @@ class LSTMEncoder(nn.Module):
         self.output_size = hidden_size * self.num_directions
         self.vocab: Vocab | None = None  # attached by from_pretrained, used by encode()
 
-    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        """token_ids [B, T] (0 = padding), lengths [B] (each >= 1, <= T)."""
+    def forward(
+        self, token_ids: torch.Tensor, lengths: torch.Tensor, chars: WordChars | None = None
+    ) -> EncoderOutput:
+        """token_ids [B, T] (0 = padding), lengths [B] (each >= 1, <= T); chars when char_features > 0."""
         batch, max_len = token_ids.shape
         if lengths.numel() != batch:
             raise ValueError(f"lengths has {lengths.numel()} entries for a batch of {batch} rows")
@@ -77,7 +88,12 @@ class LSTMEncoder(nn.Module):
             raise ValueError(f"empty sequence in batch (row {int(lengths.argmin())} has length 0)")
         if batch and int(lengths.max()) > max_len:
             raise ValueError(f"a length of {int(lengths.max())} exceeds the padded width {max_len}")
-        embedded = self.embedding_dropout(self.embedding(self.drop_words(token_ids)))
+        embedded = self.embedding(self.drop_words(token_ids))
+        if self.chars is not None:
+            if chars is None:
+                raise ValueError("this encoder has character features: pass chars (seqtasks.chars.WordChars)")
+            embedded = torch.cat([embedded, self.chars(chars)], dim=-1)
+        embedded = self.embedding_dropout(embedded)
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_states, (h_n, _) = self.rnn(packed)
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
@@ -99,13 +115,14 @@ class LSTMEncoder(nn.Module):
             raise RuntimeError("this encoder has no vocabulary: load it with LSTMEncoder.from_pretrained(RUN)")
         from seqtasks.data.batching import pad_batch
 
-        ids = [self.vocab.encode(self.vocab.tokenize(text)) for text in texts]
-        for row, text in zip(ids, texts):
+        tokens = [self.vocab.tokenize(text) for text in texts]
+        for row, text in zip(tokens, texts):
             if not row:
                 raise ValueError(f"cannot encode an empty text: {text!r}")
-        token_ids, lengths = pad_batch(ids)
+        token_ids, lengths = pad_batch([self.vocab.encode(row) for row in tokens])
         device = self.embedding.weight.device
-        return self(token_ids.to(device), lengths.to(device))
+        chars = chars_of(tokens, token_ids.shape[1]).to(device) if self.chars is not None else None
+        return self(token_ids.to(device), lengths.to(device), chars)
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, map_location: str = "cpu") -> LSTMEncoder:

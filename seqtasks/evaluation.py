@@ -42,7 +42,7 @@ def predict_tags(model: SequenceModel, split: EncodedSplit, batch_size: int = 25
         batch = split.batch(index)
         batch.labels = None
         batch = batch.to(device)
-        encoded = model.encoder(batch.token_ids, batch.lengths)
+        encoded = model.encode(batch)
         paths = model.head.decode(model.head(encoded, batch).logits, encoded.mask)
         for row, path in zip(index.tolist(), paths):
             tags[row] = [names[i] for i in path]

@@ -6,7 +6,7 @@ from torch import nn
 from heads import HeadOutput, get_head
 from seqtasks.config import RunConfig
 from seqtasks.data.batching import Batch
-from seqtasks.encoder import LSTMEncoder
+from seqtasks.encoder import EncoderOutput, LSTMEncoder
 
 
 class SequenceModel(nn.Module):
@@ -16,7 +16,10 @@ class SequenceModel(nn.Module):
         self.head = head
 
     def forward(self, batch: Batch) -> HeadOutput:
-        return self.head(self.encoder(batch.token_ids, batch.lengths), batch)
+        return self.head(self.encode(batch), batch)
+
+    def encode(self, batch: Batch) -> EncoderOutput:
+        return self.encoder(batch.token_ids, batch.lengths, batch.chars)
 
 
 def build_model(config: RunConfig, vocab_size: int, labels: list[str]) -> SequenceModel:
@@ -32,6 +35,7 @@ def build_model(config: RunConfig, vocab_size: int, labels: list[str]) -> Sequen
         cell=e.cell,
         forget_bias=e.forget_bias,
         word_dropout=e.word_dropout,
+        char_features=e.char_features if e.chars else 0,
     )
     head = get_head(config.head.name)(encoder.output_size, labels, config.head)
     return SequenceModel(encoder, head)

@@ -91,7 +91,9 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
     vocab = Vocab.build(train_part.rows["tokens"], min_freq=data.min_freq, lowercase=data.lowercase)
     labels = LabelSet.build(label_values(train_part.rows))
     save_run_inputs(run_dir, config, vocab, labels)
-    encode = lambda part: encode_split(part.rows, vocab, labels, part.source, data.max_tokens)  # noqa: E731
+    encode = lambda part: encode_split(  # noqa: E731
+        part.rows, vocab, labels, part.source, data.max_tokens, config.encoder.chars
+    )
     train_split, dev_split = encode(train_part), encode(dev_part)
 
     model = build_model(config, len(vocab), labels.labels)

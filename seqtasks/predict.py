@@ -6,6 +6,7 @@ from typing import Iterable, Iterator
 
 import torch
 
+from seqtasks.chars import chars_of
 from seqtasks.data.batching import Batch, pad_batch
 from seqtasks.run import LoadedRun
 
@@ -17,13 +18,15 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
     lines = iter(lines)
     limit = run.config.data.max_tokens
     while chunk := [line.rstrip("\n") for line in islice(lines, batch_size)]:
-        ids = [run.vocab.encode(run.vocab.tokenize(text)) for text in chunk]
+        tokens = [run.vocab.tokenize(text) for text in chunk]
+        ids = [run.vocab.encode(row) for row in tokens]
         real = [i for i, row in enumerate(ids) if row and (not limit or len(row) <= limit)]
         answers = {}
         if real:
             token_ids, lengths = pad_batch([ids[i] for i in real])
-            batch = Batch(token_ids, lengths, None, torch.arange(len(real)))
-            encoded = run.model.encoder(token_ids, lengths)
+            chars = chars_of([tokens[i] for i in real], token_ids.shape[1]) if run.config.encoder.chars else None
+            batch = Batch(token_ids, lengths, None, torch.arange(len(real)), chars)
+            encoded = run.model.encode(batch)
             logits = run.model.head(encoded, batch).logits
             if hasattr(run.model.head, "decode"):  # tagging: one tag per token
                 paths = run.model.head.decode(logits, encoded.mask)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from seqtasks.chars import WordChars, chars_for, number_forms, spell
 from seqtasks.data.readers import DataFormatError
 from seqtasks.data.vocab import LabelSet, Vocab
 
@@ -23,12 +24,14 @@ class Batch:
     lengths: torch.Tensor  # [B]
     labels: torch.Tensor | None  # [B]
     index: torch.Tensor  # [B] rows of the split, to map predictions back
+    chars: WordChars | None = None  # spellings, for encoders with character features
 
     def to(self, device: torch.device | str) -> Batch:
         if str(device) == "cpu":
             return self
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index)
+        chars = None if self.chars is None else self.chars.to(device)
+        return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index, chars)
 
 
 IGNORE = -100  # label id at padding positions of token-level labels (cross-entropy's ignore_index)
@@ -40,6 +43,8 @@ class EncodedSplit:
     offsets: torch.Tensor  # [N + 1]
     labels: torch.Tensor | None  # [N], or [total tokens] when token_labels (tagging)
     token_labels: bool = False
+    forms: torch.Tensor | None = None  # [total tokens] form ids into `spellings` (character features only)
+    spellings: torch.Tensor | None = None  # [distinct forms, MAX_BYTES]
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -62,14 +67,23 @@ class EncodedSplit:
             labels = self.labels[positions].masked_fill(~real, IGNORE)  # [B, T]
         else:
             labels = self.labels[index]
-        return Batch(token_ids, lengths, labels, index)
+        chars = None
+        if self.forms is not None:  # padding repeats the row's first form, so it adds no distinct forms
+            forms = self.forms[positions]
+            chars = chars_for(torch.where(real, forms, forms[:, :1]), self.spellings)
+        return Batch(token_ids, lengths, labels, index, chars)
 
 
 def encode_split(
-    dataset: Dataset, vocab: Vocab, labels: LabelSet | None, source: str = "data", max_tokens: int = 0
+    dataset: Dataset,
+    vocab: Vocab,
+    labels: LabelSet | None,
+    source: str = "data",
+    max_tokens: int = 0,
+    chars: bool = False,
 ) -> EncodedSplit:
     """tokens -> ids once, via datasets.map; labels (a `label` per row, or `tags` per token) are
-    checked against the trained label set."""
+    checked against the trained label set. `chars` also numbers the word forms and spells each once."""
     ids = dataset.map(
         lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
         batched=True,
@@ -92,7 +106,11 @@ def encode_split(
         else:
             values = list(dataset["label"])
         label_ids = torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
-    return EncodedSplit(flat_ids, offsets, label_ids, token_labels)
+    forms = spellings = None
+    if chars:
+        flat_forms, distinct = number_forms(list(dataset["tokens"]))
+        forms, spellings = torch.tensor(flat_forms, dtype=torch.long), spell(distinct)
+    return EncodedSplit(flat_ids, offsets, label_ids, token_labels, forms, spellings)
 
 
 def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_tokens: int) -> None:
@@ -106,7 +124,7 @@ def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_toke
 
 
 def bucketed_batches(
-    lengths: torch.Tensor, batch_size: int, generator: torch.Generator | None = None, pool_batches: int = 50
+    lengths: torch.Tensor, batch_size: int, generator: torch.Generator | None = None, pool_batches: int = 200
 ) -> list[torch.Tensor]:
     """Row indices grouped into batches of similar length.
 
