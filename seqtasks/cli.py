@@ -69,7 +69,8 @@ def load_run_and_file(run_dir: str, data: str):
 
     run = load_run(run_dir)
     rows = read_rows(run.config.data, data)
-    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens)
+    chars = run.config.encoder.chars
+    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, chars)
 
 
 def cmd_evaluate(args) -> None:
@@ -110,6 +111,18 @@ def cmd_predict(args) -> None:
     sys.stdout.flush()
 
 
+def cmd_bench(args) -> None:
+    from seqtasks.bench import run_bench, table
+
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    results = run_bench(args.recipe, args.set, quick=args.quick, device=args.device, amp=args.amp, log=log)
+    print(table(results))
+    if args.json:
+        from seqtasks.checkpoint import write_json
+
+        write_json(args.json, results)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqtasks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,11 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="read text lines on stdin, write one JSON line per input")
     predict.add_argument("run")
     predict.add_argument("--batch-size", type=int, default=256)
+
+    bench = commands.add_parser("bench", help="training and inference speed against a hand-written nn.LSTM loop")
+    bench.add_argument("recipe", nargs="?", default="ud-pos", help="whose training file to measure (default ud-pos)")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override the benchmark's model shape, e.g. --set encoder.hidden_size=128")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bench.add_argument("--amp", default="", choices=["", "bf16", "fp16"], help="autocast dtype (cuda)")
+    bench.add_argument("--json", help="write every measurement as one JSON object here")
     return parser
 
 
 COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
-            "predict": cmd_predict}
+            "predict": cmd_predict, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
