@@ -1,10 +1,12 @@
 """Task heads: plain nn.Modules that take the encoder's output. HEADS maps config names to them."""
 from heads.classification import ClassificationHead
+from heads.matching import MatchingHead
 from heads.output import HeadOutput
 from heads.regression import RegressionHead
 from heads.tagging import TaggingHead
 
-HEADS = {"classification": ClassificationHead, "regression": RegressionHead, "tagging": TaggingHead}
+HEADS = {"classification": ClassificationHead, "matching": MatchingHead, "regression": RegressionHead,
+         "tagging": TaggingHead}
 
 
 def get_head(name: str):
@@ -13,4 +15,4 @@ def get_head(name: str):
     return HEADS[name]
 
 
-__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "RegressionHead", "TaggingHead", "get_head"]
+__all__ = ["HEADS", "ClassificationHead", "HeadOutput", "MatchingHead", "RegressionHead", "TaggingHead", "get_head"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "long-range"]
+RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "stsb", "mrpc",
+           "long-range"]
 
 
 def load_recipe(name: str) -> ModuleType:

@@ -25,9 +25,9 @@ import torch
 from seqtasks.cells import CELLS
 from seqtasks.config import RunConfig, apply_overrides
 from seqtasks.data.batching import EncodedSplit, bucketed_batches, encode_split, padding_waste
-from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.data.vocab import LabelSet
 from seqtasks.model import build_model
-from seqtasks.pipeline import label_values, read_split
+from seqtasks.pipeline import build_vocab, label_values, read_split
 from seqtasks.raw_loop import RawBatch, RawModel, raw_steps
 from seqtasks.training import train_epoch
 
@@ -140,7 +140,9 @@ class Bench:
         started = time.perf_counter()
         part = read_split(data, data.train)
         read_s = time.perf_counter() - started
-        self.vocab = Vocab.build(part.rows["tokens"], min_freq=data.min_freq, lowercase=data.lowercase)
+        if "tokens_b" in part.rows.column_names:
+            raise ValueError(f"bench measures single-sequence recipes (tagging, classification), not {self.recipe}")
+        self.vocab = build_vocab(part.rows, data)
         self.labels = LabelSet.build(label_values(part.rows))
         started = time.perf_counter()
         self.split = encode_split(part.rows, self.vocab, self.labels, part.source, data.max_tokens)

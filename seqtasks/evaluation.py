@@ -5,7 +5,13 @@ import torch
 
 from seqtasks.data.batching import EncodedSplit, bucketed_batches
 from seqtasks.data.tagging import bioes_to_bio
-from seqtasks.metrics import classification_metrics, entity_metrics, token_accuracy
+from seqtasks.metrics import (
+    classification_metrics,
+    entity_metrics,
+    paraphrase_metrics,
+    similarity_metrics,
+    token_accuracy,
+)
 from seqtasks.model import SequenceModel
 
 
@@ -69,8 +75,18 @@ def score_tagging(model: SequenceModel, split: EncodedSplit) -> dict:
     return metrics
 
 
+def score_matching(model: SequenceModel, split) -> dict[str, float]:
+    """Scores: the cosine mapped back to [0, 1]; paraphrase: cosine above the learned threshold."""
+    out = predict_logits(model, split)[:, 0]
+    if model.head.binary:
+        return paraphrase_metrics(split.labels.tolist(), (out > 0).long().tolist())
+    return similarity_metrics(split.labels.tolist(), ((out + 1) / 2).tolist())
+
+
 def scorer_for(head: str, labels: list[str]):
     """(score function, the dev metric that selects the best epoch) for a head and its labels."""
+    if head == "matching":
+        return score_matching, "accuracy" if labels else "pearson"
     if head == "tagging":
         from heads.tagging import tag_scheme
 

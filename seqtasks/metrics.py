@@ -35,3 +35,19 @@ def entity_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[s
         "per_type_f1": {name: float(v["f1-score"]) for name, v in per_type.items() if " avg" not in name},
         "n": len(gold),
     }
+
+
+def similarity_metrics(gold: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
+    """Pearson and Spearman correlation (scipy), and MSE with both sides on the [0, 1] scale the
+    readers map every dataset's scores to (so it is comparable across datasets)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    mse = sum((g - p) ** 2 for g, p in zip(gold, predicted)) / len(gold)
+    return {"pearson": float(pearsonr(gold, predicted)[0]), "spearman": float(spearmanr(gold, predicted)[0]),
+            "mse": float(mse), "n": len(gold)}
+
+
+def paraphrase_metrics(gold: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
+    """Accuracy and F1 of the positive class (label 1 = paraphrase), as MRPC is reported."""
+    return {"accuracy": float(accuracy_score(gold, predicted)),
+            "f1": float(f1_score(gold, predicted, pos_label=1, zero_division=0)), "n": len(gold)}

@@ -1,6 +1,9 @@
 """A model is the shared encoder plus one head, built from a RunConfig."""
 from __future__ import annotations
 
+from typing import Sequence
+
+import torch
 from torch import nn
 
 from heads import HeadOutput, get_head
@@ -20,6 +23,21 @@ class SequenceModel(nn.Module):
 
     def encode(self, batch: Batch) -> EncoderOutput:
         return self.encoder(batch.token_ids, batch.lengths, batch.chars)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """Raw texts -> the pooled vectors the head compares [N, D] (e.g. for nearest-neighbour search)."""
+        if not hasattr(self.head, "embed"):
+            raise TypeError(f"a {type(self.head).__name__} pools no sentence vector; embed needs a matching head")
+        self.eval()
+        return self.head.embed(self.encoder.encode(texts))
+
+    def similarity(self, first: Sequence[str], second: Sequence[str]) -> torch.Tensor:
+        """Cosine similarity of each first[i] with second[i], both through the same encoder in one call."""
+        if len(first) != len(second):
+            raise ValueError(f"similarity compares pairs: got {len(first)} and {len(second)} texts")
+        vectors = self.embed([*first, *second])
+        return torch.nn.functional.cosine_similarity(vectors[: len(first)], vectors[len(first) :], dim=-1)
 
 
 def build_model(config: RunConfig, vocab_size: int, labels: list[str]) -> SequenceModel:

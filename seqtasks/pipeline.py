@@ -44,10 +44,22 @@ def read_rows(data: DataConfig, path: Path | str) -> Dataset:
 
 
 def label_values(rows: Dataset) -> list[str]:
-    """Every gold label: one per row, or one per token for tagging data."""
+    """Every gold label: one per row, or one per token for tagging data; none for similarity scores."""
+    if "score" in rows.column_names:
+        return []
     if "tags" in rows.column_names:
         return [tag for tags in rows["tags"] for tag in tags]
     return list(rows["label"])
+
+
+def build_vocab(rows: Dataset, data: DataConfig) -> Vocab:
+    """From every sentence of the training rows (both sides of pairs); pairs come as raw text,
+    so the vocabulary remembers to split raw text into words the same way."""
+    sentences = list(rows["tokens"])
+    if "tokens_b" in rows.column_names:
+        sentences += list(rows["tokens_b"])
+        return Vocab.build(sentences, min_freq=data.min_freq, lowercase=data.lowercase, tokenizer="words")
+    return Vocab.build(sentences, min_freq=data.min_freq, lowercase=data.lowercase)
 
 
 def read_split(data: DataConfig, split: str) -> Part:
@@ -88,7 +100,7 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
         torch.set_num_threads(config.train.threads)
     torch.manual_seed(config.train.seed)
     data = config.data
-    vocab = Vocab.build(train_part.rows["tokens"], min_freq=data.min_freq, lowercase=data.lowercase)
+    vocab = build_vocab(train_part.rows, data)
     labels = LabelSet.build(label_values(train_part.rows))
     save_run_inputs(run_dir, config, vocab, labels)
     encode = lambda part: encode_split(  # noqa: E731

@@ -103,3 +103,22 @@ def test_tagging_recipes_train_and_evaluate_original_files(recipe, file, metric,
     scores = json.loads((tmp_path / "e.json").read_text())
     assert scores[metric] == pytest.approx(trained[metric]) and 0.0 <= scores[metric] <= 1.0
     assert scores["n"] == {"ud-pos": 2001, "conll-ner": 3250}[recipe]
+
+
+@pytest.mark.parametrize("recipe,file,keys,n", [("sick", "sick/SICK_trial.txt", {"pearson", "spearman", "mse"}, 500),
+                                                ("mrpc", "mrpc/msr-para-val.tsv", {"accuracy", "f1"}, 500)])
+def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys, n, data_dir, tmp_path):
+    from seqtasks.run import load_run
+
+    out = tmp_path / recipe
+    assert main(["train", recipe, "--out", str(out), *FEW_STEPS]) == 0
+    assert main(["evaluate", str(out), "--data", str(data_dir / file), "--json", str(tmp_path / "e.json")]) == 0
+    scores = json.loads((tmp_path / "e.json").read_text())
+    assert keys <= set(scores) and scores["n"] == n
+    model = load_run(out).model
+    texts = ["A man is playing a guitar.", "Nobody is playing."]
+    vectors = model.embed(texts)
+    assert vectors.shape == (2, model.encoder.output_size)
+    cosine = model.similarity(texts, texts[::-1])
+    torch.testing.assert_close(cosine[0], torch.nn.functional.cosine_similarity(vectors[0], vectors[1], dim=0))
+    torch.testing.assert_close(model.similarity(texts, texts), torch.ones(2))

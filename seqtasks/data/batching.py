@@ -74,6 +74,42 @@ class EncodedSplit:
         return Batch(token_ids, lengths, labels, index, chars)
 
 
+@dataclass
+class EncodedPairs:
+    """Sentence pairs: both sides encoded as one split of 2N rows (every first sentence, then every
+    second one), so a batch of pairs is one encoder call over 2B rows, a's above b's."""
+
+    sides: EncodedSplit
+    labels: torch.Tensor | None  # [N]: label ids, or float scores in [0, 1]
+
+    def __len__(self) -> int:
+        return len(self.sides) // 2
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """The longer side of each pair: what a batch's padded width depends on."""
+        n = len(self)
+        return torch.maximum(self.sides.lengths[:n], self.sides.lengths[n:])
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        batch = self.sides.batch(torch.cat([index, index + len(self)]))
+        batch.index = index
+        batch.labels = None if self.labels is None else self.labels[index]
+        return batch
+
+
+def encode_pairs(dataset: Dataset, vocab: Vocab, labels: LabelSet | None, source: str, max_tokens: int,
+                 chars: bool) -> EncodedPairs:
+    lines = list(dataset["line"])
+    sides = Dataset.from_dict({"tokens": list(dataset["tokens"]) + list(dataset["tokens_b"]), "line": lines * 2})
+    gold = None
+    if "score" in dataset.column_names:
+        gold = torch.tensor(list(dataset["score"]), dtype=torch.float32)
+    elif labels is not None:
+        gold = torch.tensor(labels.encode(list(dataset["label"]), where=source, lines=lines), dtype=torch.long)
+    return EncodedPairs(encode_split(sides, vocab, None, source, max_tokens, chars), gold)
+
+
 def encode_split(
     dataset: Dataset,
     vocab: Vocab,
@@ -83,7 +119,10 @@ def encode_split(
     chars: bool = False,
 ) -> EncodedSplit:
     """tokens -> ids once, via datasets.map; labels (a `label` per row, or `tags` per token) are
-    checked against the trained label set. `chars` also numbers the word forms and spells each once."""
+    checked against the trained label set. `chars` also numbers the word forms and spells each once.
+    Sentence pairs (a `tokens_b` column) become `EncodedPairs`."""
+    if "tokens_b" in dataset.column_names:
+        return encode_pairs(dataset, vocab, labels, source, max_tokens, chars)
     ids = dataset.map(
         lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
         batched=True,

@@ -72,13 +72,14 @@ def read_file(reader: str, path: Path | str, tag_column: str = "upos") -> Datase
     from functools import partial
 
     from seqtasks.config import ConfigError
+    from seqtasks.data.pairs import PAIR_READERS
     from seqtasks.data.tagging import read_conll2003, read_conllu
 
     if tag_column not in {"upos", "xpos"}:
         raise ConfigError(f"data.tag_column={tag_column!r}: expected upos or xpos")
     readers: dict[str, Callable[[Path | str], Dataset]] = {
         "labeled_lines": read_labeled_lines, "conllu": partial(read_conllu, column=tag_column),
-        "conll2003": read_conll2003}
+        "conll2003": read_conll2003, **PAIR_READERS}
     if reader not in readers:
         raise KeyError(f"unknown reader {reader!r}; readers: {', '.join(sorted(readers))}")
     return readers[reader](path)

@@ -16,24 +16,32 @@ class Vocab:
 
     tokens: list[str]
     lowercase: bool = True
+    tokenizer: str = "whitespace"  # how raw text is split: "whitespace" (pre-tokenised data) or "words"
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.tokens[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}; found {self.tokens[:2]}")
+        if self.tokenizer not in {"whitespace", "words"}:
+            raise ValueError(f"unknown tokenizer {self.tokenizer!r}; expected whitespace or words")
         self.index = {token: i for i, token in enumerate(self.tokens)}
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], min_freq: int = 1, lowercase: bool = True) -> Vocab:
+    def build(cls, sentences: Iterable[Sequence[str]], min_freq: int = 1, lowercase: bool = True,
+              tokenizer: str = "whitespace") -> Vocab:
         counts = Counter(t.lower() if lowercase else t for sentence in sentences for t in sentence)
         kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
-        return cls([PAD, UNK, *kept], lowercase=lowercase)
+        return cls([PAD, UNK, *kept], lowercase=lowercase, tokenizer=tokenizer)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def tokenize(self, text: str) -> list[str]:
-        """Raw text -> tokens. The datasets here are pre-tokenised, so whitespace splitting matches them."""
+        """Raw text -> tokens, split the way the training data was (see `tokenizer`)."""
+        if self.tokenizer == "words":
+            from seqtasks.data.pairs import split_words
+
+            return split_words(text)
         return text.split()
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
@@ -45,12 +53,12 @@ class Vocab:
     def save(self, path: Path) -> None:
         from seqtasks.checkpoint import write_json
 
-        write_json(path, {"lowercase": self.lowercase, "tokens": self.tokens})
+        write_json(path, {"lowercase": self.lowercase, "tokenizer": self.tokenizer, "tokens": self.tokens})
 
     @classmethod
     def load(cls, path: Path) -> Vocab:
         data = json.loads(Path(path).read_text())
-        return cls(data["tokens"], lowercase=data["lowercase"])
+        return cls(data["tokens"], lowercase=data["lowercase"], tokenizer=data.get("tokenizer", "whitespace"))
 
 
 class UnknownLabelError(ValueError):

@@ -1,0 +1,47 @@
+"""Cosine-similarity matching: both sentences through the same encoder, each pooled to a vector
+(h_T by default), scored by the cosine of the two.
+
+With no labels (SICK, STS-B: gold scores in [0, 1]) the cosine regresses onto the score mapped
+to the cosine's range [-1, 1], by mean squared error. With two labels (MRPC) it is a paraphrase
+classifier p = sigmoid(scale * (cos - threshold)), scale and threshold learned, so the decision
+boundary is a cosine a person can read off the run.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from heads.output import HeadOutput
+from heads.pooling import get_pooling
+from seqtasks.config import HeadConfig
+from seqtasks.data.batching import Batch
+from seqtasks.encoder import EncoderOutput
+
+
+class MatchingHead(nn.Module):
+    def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
+        super().__init__()
+        if len(labels) not in (0, 2):
+            raise ValueError(f"matching takes similarity scores or two labels (paraphrase or not); got {labels}")
+        self.labels = list(labels)
+        self.pool = get_pooling(config.pooling)
+        self.dropout = nn.Dropout(config.dropout)
+        self.binary = len(labels) == 2
+        if self.binary:
+            self.scale = nn.Parameter(torch.tensor(10.0))
+            self.threshold = nn.Parameter(torch.tensor(0.5))
+
+    def embed(self, encoded: EncoderOutput) -> torch.Tensor:
+        return self.pool(encoded)
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
+        pooled = self.dropout(self.embed(encoded))
+        first, second = pooled.chunk(2)  # the batch holds every first sentence, then every second
+        cosine = nn.functional.cosine_similarity(first, second, dim=-1)
+        if self.binary:
+            logits = self.scale * (cosine - self.threshold)
+            loss = None if batch.labels is None else nn.functional.binary_cross_entropy_with_logits(
+                logits, batch.labels.float())
+            return HeadOutput(logits=logits, loss=loss)
+        loss = None if batch.labels is None else nn.functional.mse_loss(cosine, 2 * batch.labels - 1)
+        return HeadOutput(logits=cosine, loss=loss)

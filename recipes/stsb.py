@@ -1,0 +1,27 @@
+"""STS Benchmark: how similar are two sentences (news, captions, forums)? Cosine regression onto the gold score."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqtasks import pipeline
+from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
+
+DESCRIPTION = "STS Benchmark similarity (0-5): cosine of the two sentences' vectors, one shared BiLSTM + GloVe"
+
+
+@dataclass
+class Config(RunConfig):
+    recipe: str = "stsb"
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="stsb", train="train", dev="dev"))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="last", dropout=0.1))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=1e-3, patience=4))
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return pipeline.run(config, run_dir, resume=resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("stsb")
