@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from heads.output import HeadOutput
-from heads.pooling import get_pooling
+from heads.pooling import build_pooling
 from seqtasks.config import HeadConfig
 from seqtasks.data.batching import Batch
 from seqtasks.encoder import EncoderOutput
@@ -14,7 +14,9 @@ from seqtasks.encoder import EncoderOutput
 class ClassificationHead(nn.Module):
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
-        self.pool = get_pooling(config.pooling)
+        self.pool = build_pooling(config.pooling, input_size, config)
+        self.penalty = config.attention_penalty
+        input_size = self.pool.output_size
         layers: list[nn.Module] = [nn.Dropout(config.dropout)]
         if config.hidden_size:
             layers += [nn.Linear(input_size, config.hidden_size), nn.Tanh(), nn.Dropout(config.dropout)]
@@ -23,9 +25,10 @@ class ClassificationHead(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        logits = self.mlp(self.pool(encoded))
+        pooled = self.pool(encoded)
+        logits = self.mlp(pooled.vector)
         loss = None if batch.labels is None else nn.functional.cross_entropy(logits, batch.labels)
-        return HeadOutput(logits=logits, loss=loss)
+        return HeadOutput(logits=logits, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)
 
     @staticmethod
     def predict(logits: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from heads.output import HeadOutput
-from heads.pooling import get_pooling
+from heads.pooling import build_pooling
 from seqtasks.config import HeadConfig
 from seqtasks.data.batching import Batch
 from seqtasks.encoder import EncoderOutput
@@ -24,7 +24,8 @@ class MatchingHead(nn.Module):
         if len(labels) not in (0, 2):
             raise ValueError(f"matching takes similarity scores or two labels (paraphrase or not); got {labels}")
         self.labels = list(labels)
-        self.pool = get_pooling(config.pooling)
+        self.pool = build_pooling(config.pooling, input_size, config)
+        self.penalty = config.attention_penalty
         self.dropout = nn.Dropout(config.dropout)
         self.binary = len(labels) == 2
         if self.binary:
@@ -32,16 +33,19 @@ class MatchingHead(nn.Module):
             self.threshold = nn.Parameter(torch.tensor(0.5))
 
     def embed(self, encoded: EncoderOutput) -> torch.Tensor:
-        return self.pool(encoded)
+        return self.pool(encoded).vector
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        pooled = self.dropout(self.embed(encoded))
-        first, second = pooled.chunk(2)  # the batch holds every first sentence, then every second
+        pooled = self.pool(encoded)
+        first, second = self.dropout(pooled.vector).chunk(2)  # the batch holds every first sentence, then every second
         cosine = nn.functional.cosine_similarity(first, second, dim=-1)
+        loss = None
         if self.binary:
-            logits = self.scale * (cosine - self.threshold)
-            loss = None if batch.labels is None else nn.functional.binary_cross_entropy_with_logits(
-                logits, batch.labels.float())
-            return HeadOutput(logits=logits, loss=loss)
-        loss = None if batch.labels is None else nn.functional.mse_loss(cosine, 2 * batch.labels - 1)
-        return HeadOutput(logits=cosine, loss=loss)
+            scores = self.scale * (cosine - self.threshold)
+            if batch.labels is not None:
+                loss = nn.functional.binary_cross_entropy_with_logits(scores, batch.labels.float())
+        else:
+            scores = cosine
+            if batch.labels is not None:
+                loss = nn.functional.mse_loss(cosine, 2 * batch.labels - 1)
+        return HeadOutput(logits=scores, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)

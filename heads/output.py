@@ -10,3 +10,4 @@ import torch
 class HeadOutput:
     logits: torch.Tensor  # [B, K] classification, [B, T, K] tagging, [B] regression
     loss: torch.Tensor | None = None  # scalar, when the batch has labels
+    attention: torch.Tensor | None = None  # [B, heads, T] attention weights, with attention pooling

@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from heads.output import HeadOutput
-from heads.pooling import get_pooling
+from heads.pooling import build_pooling
 from seqtasks.config import HeadConfig
 from seqtasks.data.batching import Batch
 from seqtasks.encoder import EncoderOutput
@@ -13,10 +13,12 @@ from seqtasks.encoder import EncoderOutput
 class RegressionHead(nn.Module):
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
-        self.pool = get_pooling(config.pooling)
-        self.out = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(input_size, 1))
+        self.pool = build_pooling(config.pooling, input_size, config)
+        self.penalty = config.attention_penalty
+        self.out = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(self.pool.output_size, 1))
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        prediction = self.out(self.pool(encoded)).squeeze(-1)  # [B]
+        pooled = self.pool(encoded)
+        prediction = self.out(pooled.vector).squeeze(-1)  # [B]
         loss = None if batch.labels is None else nn.functional.mse_loss(prediction, batch.labels.float())
-        return HeadOutput(logits=prediction, loss=loss)
+        return HeadOutput(logits=prediction, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)

@@ -62,7 +62,8 @@ def cmd_train(args) -> None:
 
 
 def load_run_and_file(run_dir: str, data: str):
-    """A trained run and a file in its dataset's own format, encoded with the run's vocabulary."""
+    """A trained run and a file in its dataset's own format, encoded with the run's vocabulary
+    (and the rows as read, for the tokens)."""
     from seqtasks.data.batching import encode_split
     from seqtasks.pipeline import read_rows
     from seqtasks.run import load_run
@@ -70,14 +71,20 @@ def load_run_and_file(run_dir: str, data: str):
     run = load_run(run_dir)
     rows = read_rows(run.config.data, data)
     chars = run.config.encoder.chars
-    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, chars)
+    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, chars), rows
 
 
 def cmd_evaluate(args) -> None:
     from seqtasks.data.resolve import file_sha256
     from seqtasks.evaluation import scorer_for
 
-    run, split = load_run_and_file(args.run, args.data)
+    run, split, rows = load_run_and_file(args.run, args.data)
+    if args.explain:
+        from seqtasks.explain import worst_examples, write_html
+
+        page = Path(args.explain_out or Path(args.run) / "explain.html")
+        write_html(run, rows, worst_examples(run, rows, split, args.explain), page)
+        print(f"{args.explain} examples with the largest loss -> {page}")
     score, _ = scorer_for(run.config.head.name, run.labels.labels)
     metrics = score(run.model, split)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
@@ -91,7 +98,7 @@ def cmd_evaluate(args) -> None:
 def cmd_diagnose(args) -> None:
     from seqtasks.diagnostics import diagnose, summary_lines, write_diagnosis
 
-    run, split = load_run_and_file(args.run, args.data)
+    run, split, _ = load_run_and_file(args.run, args.data)
     flows, gates = diagnose(run.model, split, examples=args.examples)
     out_dir = Path(args.out or Path(args.run) / "diagnostics")
     meta = {"run": str(args.run), "data": str(args.data), "examples": min(args.examples, len(split)),
@@ -109,6 +116,17 @@ def cmd_predict(args) -> None:
     for record in predict_lines(run, sys.stdin, args.batch_size):
         print(json.dumps(record), flush=False)
     sys.stdout.flush()
+
+
+def cmd_explain(args) -> None:
+    from seqtasks.explain import explain_text, heatmap, weight_lines
+    from seqtasks.run import load_run
+
+    explanation = explain_text(load_run(args.run), args.text)
+    print("\n".join(weight_lines(explanation)))
+    if args.png:
+        heatmap(explanation, Path(args.png))
+        print(f"-> {args.png}")
 
 
 def cmd_bench(args) -> None:
@@ -141,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run")
     evaluate.add_argument("--data", required=True, help="file in the dataset's own format")
     evaluate.add_argument("--json", help="write the metrics as one JSON object here")
+    evaluate.add_argument("--explain", type=int, default=0, metavar="N",
+                          help="attention runs: write an HTML page of the N examples with the largest loss")
+    evaluate.add_argument("--explain-out", help="where the --explain page goes (default RUN/explain.html)")
 
     diagnose = commands.add_parser("diagnose", help="gradient flow through time and gate statistics of a run")
     diagnose.add_argument("run")
@@ -151,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="read text lines on stdin, write one JSON line per input")
     predict.add_argument("run")
     predict.add_argument("--batch-size", type=int, default=256)
+
+    explain = commands.add_parser("explain", help="each token of a text with its attention weight")
+    explain.add_argument("run")
+    explain.add_argument("text")
+    explain.add_argument("--png", help="also write a heatmap of the weights here")
 
     bench = commands.add_parser("bench", help="training and inference speed against a hand-written nn.LSTM loop")
     bench.add_argument("recipe", nargs="?", default="ud-pos", help="whose training file to measure (default ud-pos)")
@@ -164,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
-            "predict": cmd_predict, "bench": cmd_bench}
+            "predict": cmd_predict, "explain": cmd_explain, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,7 +51,10 @@ class EncoderConfig:
 @dataclass
 class HeadConfig:
     name: str = "classification"
-    pooling: str = "last"  # last (h_T), mean, max over every h_t
+    pooling: str = "last"  # last (h_T), mean, max or attention over every h_t
+    attention_size: int = 64  # attention pooling: width of W in v^T tanh(W h_t + b)
+    attention_heads: int = 1  # attention pooling: rows of v; the context vectors are concatenated
+    attention_penalty: float = 0.0  # coefficient of ||A A^T - I||_F^2 (several heads)
     hidden_size: int = 0  # 0 = a single linear layer on the pooled vector
     dropout: float = 0.5
     crf: bool = False  # tagging: a linear-chain CRF instead of per-token softmax

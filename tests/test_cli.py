@@ -122,3 +122,26 @@ def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys
     cosine = model.similarity(texts, texts[::-1])
     torch.testing.assert_close(cosine[0], torch.nn.functional.cosine_similarity(vectors[0], vectors[1], dim=0))
     torch.testing.assert_close(model.similarity(texts, texts), torch.ones(2))
+
+
+def test_explain_prints_each_tokens_weight_and_evaluate_writes_the_worst_examples(data_dir, tmp_path, capsys):
+    out = tmp_path / "attn"
+    assert main(["train", "sst2", "--out", str(out), *FEW_STEPS, "--set", "head.pooling=attention"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(out), "a gripping , funny film", "--png", str(tmp_path / "w.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("prediction: ")
+    rows = [line.split() for line in lines[1:6]]
+    assert [r[0] for r in rows] == ["a", "gripping", ",", "funny", "film"]
+    assert sum(float(r[1]) for r in rows) == pytest.approx(1.0, abs=1e-2)
+    assert (tmp_path / "w.png").stat().st_size > 0
+    page = tmp_path / "worst.html"
+    assert main(["evaluate", str(out), "--data", str(data_dir / "sst2" / "stsa.binary.dev"), "--explain", "4",
+                 "--explain-out", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("class='ex'") == 4 and "rgba(220,40,40,1.00)" in text
+
+
+def test_explain_on_a_run_without_attention_says_how_to_get_one(run_dir, capsys):
+    assert main(["explain", str(run_dir), "a film"]) == 2
+    assert "head.pooling=attention" in capsys.readouterr().err
