@@ -5,7 +5,7 @@ import importlib
 from types import ModuleType
 
 RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "stsb", "mrpc",
-           "long-range"]
+           "long-range", "compare-pooling"]
 
 
 def load_recipe(name: str) -> ModuleType:

@@ -145,3 +145,21 @@ def test_explain_prints_each_tokens_weight_and_evaluate_writes_the_worst_example
 def test_explain_on_a_run_without_attention_says_how_to_get_one(run_dir, capsys):
     assert main(["explain", str(run_dir), "a film"]) == 2
     assert "head.pooling=attention" in capsys.readouterr().err
+
+
+def test_compare_pooling_writes_a_table_and_plot_and_resumes(tmp_path, data_dir, capsys):
+    out = tmp_path / "cmp"
+    smoke = ["--set", "tasks=sst2,sick", "--set", "poolings=last,attention", "--set", "seeds=1,2",
+             "--set", "epochs=1", "--set", "max_steps=3"]
+    assert main(["train", "compare-pooling", "--out", str(out), *smoke]) == 0
+    record = json.loads((out / "metrics.json").read_text())
+    rows = {(r["task"], r["pooling"]): r for r in record["results"]}
+    assert set(rows) == {("sst2", "last"), ("sst2", "attention"), ("sick", "last"), ("sick", "attention")}
+    assert rows[("sick", "last")]["metric"] == "pearson" and len(rows[("sst2", "attention")]["scores"]) == 2
+    table = (out / "results.md").read_text()
+    assert "| sst2 (accuracy) |" in table and "±" in table and (out / "pooling.png").stat().st_size > 0
+    (out / "sst2" / "last" / "seed-1" / "metrics.json").unlink()  # as if killed during that run
+    capsys.readouterr()
+    assert main(["train", "compare-pooling", "--out", str(out), "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "sst2, pooling=last, seed=1" in log and "seed=2" not in log

@@ -1,0 +1,32 @@
+"""h_T vs mean vs max vs attention: the same encoder and budget on sst2, trec and sick, 3 seeds
+each (seed Q12, Q19); writes a table of dev mean ± std and a bar plot. A smoke budget:
+    seqtasks train compare-pooling --set tasks=sst2 --set seeds=1,2 --set epochs=1 --set max_steps=5
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqtasks import compare_pooling
+
+DESCRIPTION = "pooling comparison: last (h_T), mean, max, attention on sst2, trec, sick (3 seeds)"
+DATASET, HEAD = "sst2+trec+sick", "classification/matching"
+
+
+@dataclass
+class Config:
+    recipe: str = "compare-pooling"
+    tasks: str = "sst2,trec,sick"  # recipes, each trained with its own data, encoder and budget
+    poolings: str = "last,mean,max,attention"
+    seeds: str = "13,14,15"
+    epochs: int = 0  # 0 = each task recipe's own; the same for every pooling either way
+    max_steps: int = 0  # > 0 caps steps per epoch (smoke tests)
+    threads: int = 0
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return compare_pooling.run(config, run_dir, resume=resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("compare-pooling")
