@@ -14,9 +14,10 @@ class Config(RunConfig):
     # the files are IOB1; the model trains on BIOES and is scored on entities
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="conll2003", train="train", dev="dev",
                                                                 lowercase=False, tag_scheme="BIOES"))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.5, chars=True))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, dropout=0.5, chars=True,
+                                                                         word_dropout=0.05))
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", crf=True, dropout=0.5))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3, patience=4))
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:

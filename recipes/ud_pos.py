@@ -14,9 +14,10 @@ class Config(RunConfig):
     # case matters for POS; GloVe (lowercase) is looked up with a lowercase fallback
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="ud_english_ewt", train="train", dev="dev",
                                                                 lowercase=False))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.33, chars=True))
-    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.33))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=2e-3))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, dropout=0.5, chars=True,
+                                                                         word_dropout=0.05))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.5))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3, patience=4))
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:

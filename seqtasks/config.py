@@ -66,6 +66,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
+    lr_decay: float = 0.0  # epoch e (from 0) trains at lr / (1 + lr_decay * e), as Ma & Hovy (2016) do
     weight_decay: float = 0.01
     clip_norm: float = 5.0
     patience: int = 3  # epochs without dev improvement before stopping

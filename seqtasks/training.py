@@ -108,6 +108,8 @@ def train(
     while not state.finished and state.epoch < config.epochs:
         started = time.perf_counter()
         batches = epoch_batches(train_split, config, state.epoch)
+        for group in optimizer.param_groups:  # a function of the epoch alone, so --resume continues it exactly
+            group["lr"] = config.lr / (1 + config.lr_decay * state.epoch)
         desc = f"epoch {state.epoch + 1}/{config.epochs}"
         train_loss = train_epoch(model, optimizer, train_split, batches, config, device, desc)
         train_seconds = time.perf_counter() - started

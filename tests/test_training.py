@@ -9,7 +9,7 @@ from seqtasks import pipeline
 from seqtasks.config import apply_overrides
 
 SMALL = ["encoder.vectors=", "encoder.embedding_dim=16", "encoder.hidden_size=8", "train.epochs=3",
-         "train.max_steps=4", "train.patience=5"]
+         "train.max_steps=4", "train.patience=5", "train.lr_decay=0.5"]
 
 
 def history_without_timing(run_dir):
@@ -62,3 +62,15 @@ def test_cross_validation_resumes_after_a_kill(data_dir, tmp_path):
     resumed = json.loads((tmp_path / "cv" / "metrics.json").read_text())["cv"]
     assert resumed == finished and len(resumed["per_fold"]) == 3
     assert CRConfig().data.folds == 10
+
+
+def test_learning_rate_decays_per_epoch(data_dir, tmp_path, monkeypatch):
+    real_epoch, rates = seqtasks.training.train_epoch, []
+
+    def record(model, optimizer, *args, **kwargs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        return real_epoch(model, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(seqtasks.training, "train_epoch", record)
+    pipeline.run(apply_overrides(Config(), [*SMALL, "train.lr=0.01"]), tmp_path / "run")
+    assert rates == pytest.approx([0.01, 0.01 / 1.5, 0.01 / 2.0])
