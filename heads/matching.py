@@ -2,7 +2,7 @@
 (h_T by default), scored by the cosine of the two.
 
 With no labels (SICK, STS-B: gold scores in [0, 1]) the cosine regresses onto the score mapped
-to the cosine's range [-1, 1], by mean squared error. With two labels (MRPC) it is a paraphrase
+to the cosine's range [-1, 1] (or [cosine_floor, 1]), by mean squared error. With two labels (MRPC) it is a paraphrase
 classifier p = sigmoid(scale * (cos - threshold)), scale and threshold learned, so the decision
 boundary is a cosine a person can read off the run.
 """
@@ -28,9 +28,18 @@ class MatchingHead(nn.Module):
         self.penalty = config.attention_penalty
         self.dropout = nn.Dropout(config.dropout)
         self.binary = len(labels) == 2
+        self.floor = config.cosine_floor
         if self.binary:
             self.scale = nn.Parameter(torch.tensor(10.0))
             self.threshold = nn.Parameter(torch.tensor(0.5))
+
+    def target(self, scores: torch.Tensor) -> torch.Tensor:
+        """Gold scores in [0, 1] -> the cosine the model should produce."""
+        return self.floor + (1 - self.floor) * scores
+
+    def score(self, cosine: torch.Tensor) -> torch.Tensor:
+        """The inverse of `target`: a cosine -> a predicted score in [0, 1] (clamped)."""
+        return ((cosine - self.floor) / (1 - self.floor)).clamp(0, 1)
 
     def embed(self, encoded: EncoderOutput) -> torch.Tensor:
         return self.pool(encoded).vector
@@ -47,5 +56,5 @@ class MatchingHead(nn.Module):
         else:
             scores = cosine
             if batch.labels is not None:
-                loss = nn.functional.mse_loss(cosine, 2 * batch.labels - 1)
+                loss = nn.functional.mse_loss(cosine, self.target(batch.labels))
         return HeadOutput(logits=scores, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)

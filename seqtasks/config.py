@@ -58,6 +58,7 @@ class HeadConfig:
     hidden_size: int = 0  # 0 = a single linear layer on the pooled vector
     dropout: float = 0.5
     crf: bool = False  # tagging: a linear-chain CRF instead of per-token softmax
+    cosine_floor: float = -1.0  # matching scores: the cosine a gold score of 0 maps to (1 maps to 1)
 
 
 @dataclass

@@ -80,7 +80,7 @@ def score_matching(model: SequenceModel, split) -> dict[str, float]:
     out = predict_logits(model, split)[:, 0]
     if model.head.binary:
         return paraphrase_metrics(split.labels.tolist(), (out > 0).long().tolist())
-    return similarity_metrics(split.labels.tolist(), ((out + 1) / 2).tolist())
+    return similarity_metrics(split.labels.tolist(), model.head.score(out).tolist())
 
 
 def scorer_for(head: str, labels: list[str]):

@@ -97,7 +97,7 @@ def shown_labels(head, labels: list[str], logits: torch.Tensor, gold: torch.Tens
         return labels[int(gold)], labels[int(logits.argmax())]
     if getattr(head, "binary", False):
         return labels[int(gold)], labels[int(logits > 0)]
-    return f"{float(gold):.2f}", f"{(float(logits) + 1) / 2:.2f}"
+    return f"{float(gold):.2f}", f"{float(head.score(logits)):.2f}"
 
 
 def example_losses(head, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -106,7 +106,7 @@ def example_losses(head, logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
         return functional.cross_entropy(logits, labels, reduction="none")
     if getattr(head, "binary", False):
         return functional.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
-    return (logits - (2 * labels - 1)) ** 2
+    return (logits - head.target(labels)) ** 2
 
 
 def write_html(run: LoadedRun, rows: Dataset, examples: list[dict], path: Path) -> None:

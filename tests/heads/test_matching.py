@@ -52,3 +52,12 @@ def test_similarity_metrics_match_hand_computation():
     # 3 predicted positives, 2 of them right, 3 gold positives: P = R = F1 = 2/3
     assert paraphrase_metrics([1, 1, 0, 1, 0], [1, 0, 1, 1, 0]) == pytest.approx(
         {"accuracy": 0.6, "f1": 2 / 3, "n": 5})
+
+
+@pytest.mark.parametrize("floor", [-1.0, 0.0])
+def test_score_regression_targets_the_cosine_range_from_the_floor(floor):
+    head = MatchingHead(4, [], HeadConfig(name="matching", cosine_floor=floor))
+    scores = torch.tensor([0.0, 0.25, 1.0])
+    assert head.target(scores).tolist() == pytest.approx([floor, floor + 0.25 * (1 - floor), 1.0])
+    torch.testing.assert_close(head.score(head.target(scores)), scores)
+    assert head.score(torch.tensor([floor - 0.5])).item() == 0.0  # clamped to the score range
