@@ -7,6 +7,8 @@ Each returns a Dataset with `tokens` and `tokens_b` (the two sentences), `line`,
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from datasets import Dataset
@@ -54,40 +56,40 @@ def pairs_dataset(path, rows: list[tuple], kind: str) -> Dataset:
                               "line": list(numbers)})
 
 
-def need_fields(path, number: int, fields: list[str], count: int, layout: str) -> None:
-    if len(fields) < count:
-        raise DataFormatError(path, number, f"expected {count} tab-separated fields ({layout}), found {len(fields)}")
+@dataclass(frozen=True)
+class PairLayout:
+    """Where a file keeps its header, gold value and the two sentences (0-based columns)."""
+
+    header: str | None  # lines starting with it are skipped (MRPC's dev file repeats it)
+    fields: str  # the columns, for error messages
+    gold: int
+    first: int
+    second: int
+    score_range: tuple[float, float] | None  # None: the gold value is a "0"/"1" label
 
 
-def read_sick(path: Path | str) -> Dataset:
-    """pair_ID, sentence_A, sentence_B, relatedness_score (1-5), entailment_judgment."""
+LAYOUTS = {
+    "sick": PairLayout("pair_ID\t", "pair_ID, sentence_A, sentence_B, relatedness_score (1-5), ...", 3, 1, 2,
+                       (1.0, 5.0)),
+    "stsb": PairLayout(None, "genre, file, year, id, score (0-5), sentence1, sentence2", 4, 5, 6, (0.0, 5.0)),
+    "mrpc": PairLayout("Quality\t", "Quality, #1 ID, #2 ID, #1 String, #2 String", 0, 3, 4, None),
+}
+
+
+def read_pairs(path: Path | str, layout: PairLayout) -> Dataset:
     rows = []
-    for number, fields in tab_rows(path, "pair_ID\t"):
-        need_fields(path, number, fields, 4, "pair_ID, sentence_A, sentence_B, relatedness_score, ...")
-        score = score_value(path, number, fields[3], 1.0, 5.0)
-        rows.append((number, split_words(fields[1]), split_words(fields[2]), score))
-    return pairs_dataset(path, rows, "score")
+    count = max(layout.gold, layout.first, layout.second) + 1
+    for number, fields in tab_rows(path, layout.header):
+        if len(fields) < count:
+            raise DataFormatError(path, number, f"expected {count} tab-separated fields ({layout.fields}), "
+                                                f"found {len(fields)}")
+        gold = fields[layout.gold]
+        if layout.score_range is not None:
+            gold = score_value(path, number, gold, *layout.score_range)
+        elif gold not in {"0", "1"}:
+            raise DataFormatError(path, number, f"label {gold!r} is not 0 or 1")
+        rows.append((number, split_words(fields[layout.first]), split_words(fields[layout.second]), gold))
+    return pairs_dataset(path, rows, "label" if layout.score_range is None else "score")
 
 
-def read_stsb(path: Path | str) -> Dataset:
-    """genre, file, year, id, score (0-5), sentence1, sentence2 [, 2 source fields on some rows]."""
-    rows = []
-    for number, fields in tab_rows(path, None):
-        need_fields(path, number, fields, 7, "genre, file, year, id, score, sentence1, sentence2")
-        score = score_value(path, number, fields[4], 0.0, 5.0)
-        rows.append((number, split_words(fields[5]), split_words(fields[6]), score))
-    return pairs_dataset(path, rows, "score")
-
-
-def read_mrpc(path: Path | str) -> Dataset:
-    """Quality (1 = paraphrase), #1 ID, #2 ID, #1 String, #2 String."""
-    rows = []
-    for number, fields in tab_rows(path, "Quality\t"):
-        need_fields(path, number, fields, 5, "Quality, #1 ID, #2 ID, #1 String, #2 String")
-        if fields[0] not in {"0", "1"}:
-            raise DataFormatError(path, number, f"Quality {fields[0]!r} is not 0 or 1")
-        rows.append((number, split_words(fields[3]), split_words(fields[4]), fields[0]))
-    return pairs_dataset(path, rows, "label")
-
-
-PAIR_READERS = {"sick": read_sick, "stsb": read_stsb, "mrpc": read_mrpc}
+PAIR_READERS = {name: partial(read_pairs, layout=layout) for name, layout in LAYOUTS.items()}
