@@ -109,11 +109,12 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    from seqtasks.predict import predict_lines
+    from seqtasks.predict import predict_lines, predict_pairs
     from seqtasks.run import load_run
 
     run = load_run(args.run)
-    for record in predict_lines(run, sys.stdin, args.batch_size):
+    predict = predict_pairs if hasattr(run.model.head, "embed") else predict_lines
+    for record in predict(run, sys.stdin, args.batch_size):
         print(json.dumps(record), flush=False)
     sys.stdout.flush()
 
@@ -169,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--examples", type=int, default=128, help="rows probed (one batch)")
     diagnose.add_argument("--out", help="output folder (default RUN/diagnostics)")
 
-    predict = commands.add_parser("predict", help="read text lines on stdin, write one JSON line per input")
+    predict = commands.add_parser("predict", help="text lines on stdin (pairs: tab-separated) -> one JSON line each")
     predict.add_argument("run")
     predict.add_argument("--batch-size", type=int, default=256)
 

@@ -107,7 +107,8 @@ def test_tagging_recipes_train_and_evaluate_original_files(recipe, file, metric,
 
 @pytest.mark.parametrize("recipe,file,keys,n", [("sick", "sick/SICK_trial.txt", {"pearson", "spearman", "mse"}, 500),
                                                 ("mrpc", "mrpc/msr-para-val.tsv", {"accuracy", "f1"}, 500)])
-def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys, n, data_dir, tmp_path):
+def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys, n, data_dir, tmp_path,
+                                                             monkeypatch, capsys):
     from seqtasks.run import load_run
 
     out = tmp_path / recipe
@@ -122,6 +123,17 @@ def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys
     cosine = model.similarity(texts, texts[::-1])
     torch.testing.assert_close(cosine[0], torch.nn.functional.cosine_similarity(vectors[0], vectors[1], dim=0))
     torch.testing.assert_close(model.similarity(texts, texts), torch.ones(2))
+
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{texts[0]}\t{texts[1]}\nno tab here\n{texts[0]}\t \n"))
+    assert main(["predict", str(out)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 3 and "tab-separated" in records[1]["error"] and "text b: empty" in records[2]["error"]
+    assert records[0]["cosine"] == pytest.approx(cosine[0].item(), abs=1e-5)
+    if recipe == "mrpc":
+        assert records[0]["label"] in model.head.labels and 0.0 <= records[0]["probability"] <= 1.0
+    else:
+        assert records[0]["score"] == pytest.approx(model.head.score(cosine[0]).item(), abs=1e-5)
 
 
 def test_explain_prints_each_tokens_weight_and_evaluate_writes_the_worst_examples(data_dir, tmp_path, capsys):
