@@ -46,6 +46,9 @@ class EncoderConfig:
     char_features: int = 50  # the character CNN's output size, when chars is on
     vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
     freeze_vectors: bool = False
+    # the N most frequent words of the vectors join the training words in the vocabulary, so a word
+    # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>
+    vectors_vocab: int = 0
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 from datasets import Dataset
 
 from seqtasks.checkpoint import load_weights, write_json
-from seqtasks.config import DataConfig, RunConfig, to_dict
+from seqtasks.config import DataConfig, EncoderConfig, RunConfig, to_dict
 from seqtasks.data.batching import encode_split
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, resolve_split
@@ -52,14 +52,21 @@ def label_values(rows: Dataset) -> list[str]:
     return list(rows["label"])
 
 
-def build_vocab(rows: Dataset, data: DataConfig) -> Vocab:
-    """From every sentence of the training rows (both sides of pairs); pairs come as raw text,
-    so the vocabulary remembers to split raw text into words the same way."""
+def build_vocab(rows: Dataset, data: DataConfig, encoder: EncoderConfig | None = None) -> Vocab:
+    """From every sentence of the training rows (both sides of pairs), then the vectors' most
+    frequent words (encoder.vectors_vocab). Pairs come as raw text, so the vocabulary remembers to
+    split raw text into words the same way."""
     sentences = list(rows["tokens"])
+    tokenizer = "whitespace"
     if "tokens_b" in rows.column_names:
         sentences += list(rows["tokens_b"])
-        return Vocab.build(sentences, min_freq=data.min_freq, lowercase=data.lowercase, tokenizer="words")
-    return Vocab.build(sentences, min_freq=data.min_freq, lowercase=data.lowercase)
+        tokenizer = "words"
+    vocab = Vocab.build(sentences, min_freq=data.min_freq, lowercase=data.lowercase, tokenizer=tokenizer)
+    if encoder and encoder.vectors and encoder.vectors_vocab:
+        from seqtasks.vectors import load_vectors
+
+        vocab = vocab.extend(load_vectors(encoder.vectors).words[: encoder.vectors_vocab])
+    return vocab
 
 
 def read_split(data: DataConfig, split: str) -> Part:
@@ -100,7 +107,7 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
         torch.set_num_threads(config.train.threads)
     torch.manual_seed(config.train.seed)
     data = config.data
-    vocab = build_vocab(train_part.rows, data)
+    vocab = build_vocab(train_part.rows, data, config.encoder)
     labels = LabelSet.build(label_values(train_part.rows))
     save_run_inputs(run_dir, config, vocab, labels)
     encode = lambda part: encode_split(  # noqa: E731

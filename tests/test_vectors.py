@@ -47,3 +47,32 @@ def test_packaged_glove_6b_50d():
     vectors = load_vectors("glove-6b-50d")
     assert vectors.matrix.shape == (400000, 50) and vectors.words[:3] == ["the", ",", "."]
     assert vectors.matrix[vectors.index["the"], 0] == pytest.approx(0.418)
+
+
+def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(tmp_path):
+    """ud-pos style: a case-sensitive vocabulary from training words, extended by the vectors'
+    most frequent (lowercase) words; "Boston" at test time reaches the row of "boston"."""
+    from datasets import Dataset
+
+    from seqtasks.config import DataConfig, EncoderConfig
+    from seqtasks.pipeline import build_vocab
+
+    path = tmp_path / "v.txt"
+    path.write_text("the 1 1 1\nboston 2 2 2\ngood 3 3 3\nrare 4 4 4\n")
+    rows = Dataset.from_dict({"tokens": [["The", "good", "film"]]})
+    plain = build_vocab(rows, DataConfig(lowercase=False), EncoderConfig(vectors=str(path)))
+    vocab = build_vocab(rows, DataConfig(lowercase=False), EncoderConfig(vectors=str(path), vectors_vocab=3))
+    assert vocab.tokens[: len(plain)] == plain.tokens  # training ids are unchanged
+    assert vocab.tokens[len(plain):] == ["the", "boston"]  # "good" is already there; "rare" is past the 3 kept
+    assert plain.encode(["Boston"]) == [1]
+    weight = torch.zeros(len(vocab), 3)
+    init_embedding(weight, vocab, load_vectors(str(path)))
+    ids = vocab.encode(["Boston", "The", "rare"])
+    assert weight[ids[0]].tolist() == [2.0, 2.0, 2.0] and ids[1] == vocab.index["The"] and ids[2] == 1
+
+
+def test_case_sensitive_vocab_falls_back_to_lowercase_before_unk():
+    vocab = Vocab(["<pad>", "<unk>", "the", "Paris"], lowercase=False)
+    assert vocab.encode(["The", "the", "Paris", "PARIS", "paris", "zzz"]) == [2, 2, 3, 1, 1, 1]
+    assert vocab.extend(["Paris", "london"]).tokens == ["<pad>", "<unk>", "the", "Paris", "london"]
+    assert Vocab(["<pad>", "<unk>", "paris"]).extend(["Paris", "Rome"]).tokens == ["<pad>", "<unk>", "paris", "rome"]

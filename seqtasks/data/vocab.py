@@ -33,6 +33,12 @@ class Vocab:
         kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
         return cls([PAD, UNK, *kept], lowercase=lowercase, tokenizer=tokenizer)
 
+    def extend(self, words: Iterable[str]) -> Vocab:
+        """The same vocabulary with `words` appended (those it lacks), ids of existing tokens unchanged."""
+        fold = str.lower if self.lowercase else str
+        new = dict.fromkeys(w for w in map(fold, words) if w not in self.index)
+        return Vocab([*self.tokens, *new], lowercase=self.lowercase, tokenizer=self.tokenizer)
+
     def __len__(self) -> int:
         return len(self.tokens)
 
@@ -45,10 +51,12 @@ class Vocab:
         return text.split()
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
+        """A case-sensitive vocabulary falls back to the lowercase form before <unk>: an unseen
+        "Boston" at least gets the row of "boston" (as GloVe, which is lowercase, would)."""
         get, unk = self.index.get, 1
         if self.lowercase:
             return [get(t.lower(), unk) for t in tokens]
-        return [get(t, unk) for t in tokens]
+        return [i if (i := get(t)) is not None else get(t.lower(), unk) for t in tokens]
 
     def save(self, path: Path) -> None:
         from seqtasks.checkpoint import write_json
