@@ -14,10 +14,12 @@ class Config(RunConfig):
     # case matters for POS; GloVe (lowercase) is looked up with a lowercase fallback
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="ud_english_ewt", train="train", dev="dev",
                                                                 lowercase=False))
+    # vectors_vocab: 7% of dev tokens are unseen in training but known to GloVe (dev accuracy 0.948 -> 0.955)
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, dropout=0.5, chars=True,
-                                                                         word_dropout=0.05))
+                                                                         word_dropout=0.05, vectors_vocab=100_000))
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.5))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=32, lr=2e-3, patience=4))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=32, lr=2e-3, lr_decay=0.1,
+                                                                   patience=6))
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
