@@ -12,7 +12,9 @@ DESCRIPTION = "MRPC paraphrase or not: a learned threshold on the cosine of the 
 class Config(RunConfig):
     recipe: str = "mrpc"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="mrpc", train="train", dev="val"))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
+    # 5% of dev words are unseen in training but known to GloVe (dev accuracy 0.716 -> 0.740)
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3,
+                                                                         vectors_vocab=100_000))
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="last", dropout=0.1))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=1e-3, patience=4))
 

@@ -12,7 +12,10 @@ DESCRIPTION = "STS Benchmark similarity (0-5): cosine of the two sentences' vect
 class Config(RunConfig):
     recipe: str = "stsb"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="stsb", train="train", dev="dev"))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
+    # 7% of dev words are unseen in training but known to GloVe: give them their vectors, frozen so that the
+    # training words stay in the same space (dev Pearson 0.672 -> 0.700 fine-tuned, 0.710 frozen)
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3,
+                                                                         vectors_vocab=100_000, freeze_vectors=True))
     # gold 0 -> cosine 0 (not -1): unrelated sentences need not point in opposite directions (+0.05 Pearson on SICK dev)
     head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="last", dropout=0.1,
                                                                 cosine_floor=0.0))
