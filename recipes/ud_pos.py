@@ -5,7 +5,7 @@ from pathlib import Path
 from seqtasks import pipeline
 from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
 
-DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM + char CNN + GloVe over every h_t"
+DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM-CRF + char CNN + GloVe over every h_t"
 
 
 @dataclass
@@ -17,7 +17,8 @@ class Config(RunConfig):
     # vectors_vocab: 7% of dev tokens are unseen in training but known to GloVe (dev accuracy 0.948 -> 0.955)
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, dropout=0.5, chars=True,
                                                                          word_dropout=0.05, vectors_vocab=100_000))
-    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", dropout=0.5))
+    # a CRF over the tag sequence: dev accuracy 0.955 -> 0.958 over per-token softmax, for about 6% of the speed
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", crf=True, dropout=0.5))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=32, lr=2e-3, lr_decay=0.1,
                                                                    patience=6))
 
