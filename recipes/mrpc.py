@@ -15,7 +15,8 @@ class Config(RunConfig):
     # 5% of dev words are unseen in training but known to GloVe (dev accuracy 0.716 -> 0.740)
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3,
                                                                          vectors_vocab=100_000))
-    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="last", dropout=0.1))
+    # attention pooling: dev accuracy 0.750 ± 0.012 over seeds 13-15 against 0.741 ± 0.001 for h_T (F1 0.845 vs 0.838)
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="attention", dropout=0.1))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=32, lr=1e-3, patience=4))
 
 

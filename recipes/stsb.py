@@ -16,8 +16,9 @@ class Config(RunConfig):
     # training words stay in the same space (dev Pearson 0.672 -> 0.700 fine-tuned, 0.710 frozen)
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3,
                                                                          vectors_vocab=100_000, freeze_vectors=True))
-    # gold 0 -> cosine 0 (not -1): unrelated sentences need not point in opposite directions (+0.05 Pearson on SICK dev)
-    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="last", dropout=0.1,
+    # gold 0 -> cosine 0 (not -1): unrelated sentences need not point in opposite directions (+0.05 on SICK dev);
+    # max pooling: dev Pearson 0.752 ± 0.006 over seeds 13-15 against 0.706 ± 0.006 for h_T
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="matching", pooling="max", dropout=0.1,
                                                                 cosine_floor=0.0))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, batch_size=32, lr=1e-3, patience=6))
 
