@@ -1,17 +1,18 @@
 """Sequence classification: pooled vector (h_T by default) -> small MLP -> logits."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from heads.output import HeadOutput
-from heads.pooling import build_pooling
-from seqtasks.config import HeadConfig
+from heads.pooling import POOLING_OPTIONS, build_pooling
+from seqtasks.core.config import HeadConfig
 from seqtasks.data.batching import Batch
-from seqtasks.encoder import EncoderOutput
+from seqtasks.model.encoder import EncoderOutput
 
 
 class ClassificationHead(nn.Module):
+    OPTIONS = (*POOLING_OPTIONS, "hidden_size", "dropout")
+
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
         self.pool = build_pooling(config.pooling, input_size, config)
@@ -29,7 +30,3 @@ class ClassificationHead(nn.Module):
         logits = self.mlp(pooled.vector)
         loss = None if batch.labels is None else nn.functional.cross_entropy(logits, batch.labels)
         return HeadOutput(logits=logits, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)
-
-    @staticmethod
-    def predict(logits: torch.Tensor) -> torch.Tensor:
-        return logits.argmax(-1)

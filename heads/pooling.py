@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqtasks.config import HeadConfig
-from seqtasks.encoder import EncoderOutput
+from seqtasks.core.config import HeadConfig
+from seqtasks.core.errors import ConfigError
+from seqtasks.model.encoder import EncoderOutput
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,13 @@ class AttentionPooling(nn.Module):
         return Pooled(vector, weights, penalty)
 
 
+POOLING_OPTIONS = ("pooling", "attention_size", "attention_heads", "attention_penalty")
 POOLINGS = {"last": LastPooling, "mean": MeanPooling, "max": MaxPooling, "attention": AttentionPooling}
 
 
 def build_pooling(name: str, input_size: int, config: HeadConfig) -> nn.Module:
     if name not in POOLINGS:
-        raise ValueError(f"unknown pooling {name!r}; valid poolings: {', '.join(POOLINGS)}")
+        raise ConfigError(f"unknown pooling {name!r}; valid poolings: {', '.join(POOLINGS)}")
     if name == "attention":
         return AttentionPooling(input_size, config.attention_size, config.attention_heads)
     return POOLINGS[name](input_size)

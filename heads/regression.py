@@ -4,13 +4,15 @@ from __future__ import annotations
 from torch import nn
 
 from heads.output import HeadOutput
-from heads.pooling import build_pooling
-from seqtasks.config import HeadConfig
+from heads.pooling import POOLING_OPTIONS, build_pooling
+from seqtasks.core.config import HeadConfig
 from seqtasks.data.batching import Batch
-from seqtasks.encoder import EncoderOutput
+from seqtasks.model.encoder import EncoderOutput
 
 
 class RegressionHead(nn.Module):
+    OPTIONS = (*POOLING_OPTIONS, "dropout")
+
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
         self.pool = build_pooling(config.pooling, input_size, config)

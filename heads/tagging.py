@@ -11,9 +11,9 @@ from torch import nn
 
 from heads.crf import CRF, allowed_transitions
 from heads.output import HeadOutput
-from seqtasks.config import HeadConfig
+from seqtasks.core.config import HeadConfig
 from seqtasks.data.batching import IGNORE, Batch
-from seqtasks.encoder import EncoderOutput
+from seqtasks.model.encoder import EncoderOutput
 
 
 def tag_scheme(labels: list[str]) -> str:
@@ -25,6 +25,8 @@ def tag_scheme(labels: list[str]) -> str:
 
 
 class TaggingHead(nn.Module):
+    OPTIONS = ("dropout", "crf")
+
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__()
         self.labels = list(labels)

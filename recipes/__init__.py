@@ -4,11 +4,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from seqtasks.core.errors import ConfigError
+
 RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "stsb", "mrpc",
            "long-range", "compare-pooling"]
 
 
 def load_recipe(name: str) -> ModuleType:
     if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
+        raise ConfigError(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
     return importlib.import_module(f"recipes.{name.replace('-', '_')}")

@@ -5,10 +5,12 @@ each (seed Q12, Q19); writes a table of dev mean ± std and a bar plot. A smoke 
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtasks import compare_pooling
+from recipes import load_recipe
+from seqtasks.engine.sweep import split_list
+from seqtasks.experiments import compare_pooling
 
 DESCRIPTION = "pooling comparison: last (h_T), mean, max, attention on sst2, trec, sick (3 seeds)"
-DATASET, HEAD = "sst2+trec+sick", "classification/matching"
+DATASET, TASK = "sst2+trec+sick", "text-classification, sentence-similarity"
 
 
 @dataclass
@@ -23,7 +25,8 @@ class Config:
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
-    return compare_pooling.run(config, run_dir, resume=resume)
+    task_configs = {task: load_recipe(task).Config() for task in split_list(config.tasks)}
+    return compare_pooling.run(config, task_configs, run_dir, resume=resume)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqtasks import pipeline
-from seqtasks.config import DataConfig, RunConfig
+from seqtasks.core.config import DataConfig, RunConfig
+from seqtasks.engine import pipeline
 
 DESCRIPTION = "customer-review polarity (CR), 10-fold CV"
 

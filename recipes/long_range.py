@@ -7,10 +7,10 @@ Synthetic data, no download. A smaller budget for smoke tests:
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtasks import long_range
+from seqtasks.experiments import long_range
 
 DESCRIPTION = "adding + recall tasks vs T for lstm, tied_gates, no_output_gate, rnn (seed claims)"
-DATASET, HEAD = "synthetic", "regression/classification"
+DATASET, TASK = "synthetic", "text-regression, text-classification"
 
 
 @dataclass

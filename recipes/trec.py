@@ -5,8 +5,8 @@ TREC has no dev split, so a seeded, stratified 10% of train is carved off and re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqtasks import pipeline
-from seqtasks.config import DataConfig, RunConfig, TrainConfig
+from seqtasks.core.config import DataConfig, RunConfig, TrainConfig
+from seqtasks.engine import pipeline
 
 DESCRIPTION = "question type, TREC coarse (6 classes), dev carved from train"
 

@@ -2,8 +2,14 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqtasks import pipeline
-from seqtasks.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
+from seqtasks.core.config import (
+    DataConfig,
+    EncoderConfig,
+    HeadConfig,
+    RunConfig,
+    TrainConfig,
+)
+from seqtasks.engine import pipeline
 
 DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM-CRF + char CNN + GloVe over every h_t"
 
@@ -11,6 +17,7 @@ DESCRIPTION = "UPOS tagging of UD English-EWT, BiLSTM-CRF + char CNN + GloVe ove
 @dataclass
 class Config(RunConfig):
     recipe: str = "ud-pos"
+    task: str = "token-classification"
     # case matters for POS; GloVe (lowercase) is looked up with a lowercase fallback
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="ud_english_ewt", train="train", dev="dev",
                                                                 lowercase=False))
@@ -18,7 +25,7 @@ class Config(RunConfig):
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, dropout=0.5, chars=True,
                                                                          word_dropout=0.05, vectors_vocab=100_000))
     # a CRF over the tag sequence: dev accuracy 0.955 -> 0.958 over per-token softmax, for about 6% of the speed
-    head: HeadConfig = field(default_factory=lambda: HeadConfig(name="tagging", crf=True, dropout=0.5))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(crf=True, dropout=0.5))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=32, lr=2e-3, lr_decay=0.1,
                                                                    patience=6))
 

@@ -1,5 +1,20 @@
-"""seqtasks: one shared LSTM encoder, interchangeable task heads, recipes on public datasets."""
-from seqtasks.encoder import EncoderOutput, LSTMEncoder
+"""seqtasks: one shared LSTM encoder, interchangeable task heads, recipes on public datasets.
+
+Layers, each importing only the ones before it (tests/test_layers.py checks this):
+core -> data -> model -> heads (top-level package) -> tasks -> engine -> tools -> experiments -> cli.
+"""
+import importlib
+
+from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
 
 __version__ = "0.1.0"
-__all__ = ["EncoderOutput", "LSTMEncoder", "__version__"]
+# Names from upper layers resolve on first use: `heads` imports seqtasks.core, which runs this file,
+# so importing the engine here would run in the middle of importing `heads`.
+LAZY = {"load_run": "seqtasks.engine.run", "LoadedRun": "seqtasks.engine.run"}
+__all__ = ["EncoderOutput", "LSTMEncoder", "LoadedRun", "__version__", "load_run"]
+
+
+def __getattr__(name: str):
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module 'seqtasks' has no attribute {name!r}")

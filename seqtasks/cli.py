@@ -6,28 +6,35 @@ import json
 import sys
 from pathlib import Path
 
-from seqtasks.checkpoint import CheckpointError
-from seqtasks.config import ConfigError, apply_overrides, from_dict
-from seqtasks.data.readers import DataFormatError
-from seqtasks.data.resolve import DataNotFoundError
-from seqtasks.data.vocab import UnknownLabelError
-
-USER_ERRORS = (ConfigError, DataFormatError, DataNotFoundError, UnknownLabelError, CheckpointError, KeyError,
-               FileNotFoundError, FileExistsError)
+from recipes import RECIPES, load_recipe
+from seqtasks.core.checkpoint import write_json
+from seqtasks.core.config import ConfigError, apply_overrides, from_dict
+from seqtasks.core.errors import RunFolderError, SeqtasksError
+from seqtasks.data.resolve import file_sha256
+from seqtasks.engine.pipeline import read_rows
+from seqtasks.engine.run import load_run
+from seqtasks.experiments.bench import run_bench, table
+from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
+from seqtasks.tools.explain import (
+    explain_text,
+    heatmap,
+    weight_lines,
+    worst_examples,
+    write_html,
+)
+from seqtasks.tools.predict import predict_lines
 
 
 def cmd_recipes(args) -> None:
-    from recipes import RECIPES, load_recipe
-
     rows = []
     for name in RECIPES:
         module = load_recipe(name)
         config = module.Config()
         dataset = getattr(module, "DATASET", None) or config.data.dataset
-        head = getattr(module, "HEAD", None) or config.head.name
-        rows.append((name, dataset, head, module.DESCRIPTION))
-    widths = [max(len(r[i]) for r in rows + [("recipe", "dataset", "head", "")]) for i in range(3)]
-    print(f"{'recipe':<{widths[0]}}  {'dataset':<{widths[1]}}  {'head':<{widths[2]}}  description")
+        task = getattr(module, "TASK", None) or config.task
+        rows.append((name, dataset, task, module.DESCRIPTION))
+    widths = [max(len(r[i]) for r in rows + [("recipe", "dataset", "task", "")]) for i in range(3)]
+    print(f"{'recipe':<{widths[0]}}  {'dataset':<{widths[1]}}  {'task':<{widths[2]}}  description")
     for row in rows:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
 
@@ -35,16 +42,14 @@ def cmd_recipes(args) -> None:
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if resume:
         if not (run_dir / "config.json").is_file():
-            raise FileNotFoundError(f"--resume: {run_dir} holds no run to continue")
+            raise RunFolderError(f"--resume: {run_dir} holds no run to continue")
         return
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{run_dir} already holds a run; continue it with --resume, "
+        raise RunFolderError(f"{run_dir} already holds a run; continue it with --resume, "
                               f"choose another folder with --out, or replace it with --overwrite")
 
 
 def cmd_train(args) -> None:
-    from recipes import load_recipe
-
     module = load_recipe(args.recipe)
     run_dir = Path(args.out or Path("runs") / args.recipe)
     prepare_run_dir(run_dir, args.resume, args.overwrite)
@@ -64,40 +69,26 @@ def cmd_train(args) -> None:
 def load_run_and_file(run_dir: str, data: str):
     """A trained run and a file in its dataset's own format, encoded with the run's vocabulary
     (and the rows as read, for the tokens)."""
-    from seqtasks.data.batching import encode_split
-    from seqtasks.pipeline import read_rows
-    from seqtasks.run import load_run
-
     run = load_run(run_dir)
-    rows = read_rows(run.config.data, data)
-    chars = run.config.encoder.chars
-    return run, encode_split(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, chars), rows
+    rows = read_rows(run.config, data)
+    split = run.task.encode(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, run.config.encoder.chars)
+    return run, split, rows
 
 
 def cmd_evaluate(args) -> None:
-    from seqtasks.data.resolve import file_sha256
-    from seqtasks.evaluation import scorer_for
-
     run, split, rows = load_run_and_file(args.run, args.data)
     if args.explain:
-        from seqtasks.explain import worst_examples, write_html
-
         page = Path(args.explain_out or Path(args.run) / "explain.html")
         write_html(run, rows, worst_examples(run, rows, split, args.explain), page)
         print(f"{args.explain} examples with the largest loss -> {page}")
-    score, _ = scorer_for(run.config.head.name, run.labels.labels)
-    metrics = score(run.model, split)
+    metrics = run.task.score(run.model, split, run.labels.labels)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     if args.json:
-        from seqtasks.checkpoint import write_json
-
         write_json(args.json, {**metrics, "run": str(args.run), "data": str(args.data),
                                "data_sha256": file_sha256(Path(args.data))})
 
 
 def cmd_diagnose(args) -> None:
-    from seqtasks.diagnostics import diagnose, summary_lines, write_diagnosis
-
     run, split, _ = load_run_and_file(args.run, args.data)
     flows, gates = diagnose(run.model, split, examples=args.examples)
     out_dir = Path(args.out or Path(args.run) / "diagnostics")
@@ -109,20 +100,13 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    from seqtasks.predict import predict_lines, predict_pairs
-    from seqtasks.run import load_run
-
     run = load_run(args.run)
-    predict = predict_pairs if hasattr(run.model.head, "embed") else predict_lines
-    for record in predict(run, sys.stdin, args.batch_size):
+    for record in predict_lines(run, sys.stdin, args.batch_size):
         print(json.dumps(record), flush=False)
     sys.stdout.flush()
 
 
 def cmd_explain(args) -> None:
-    from seqtasks.explain import explain_text, heatmap, weight_lines
-    from seqtasks.run import load_run
-
     explanation = explain_text(load_run(args.run), args.text)
     print("\n".join(weight_lines(explanation)))
     if args.png:
@@ -131,14 +115,11 @@ def cmd_explain(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from seqtasks.bench import run_bench, table
-
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    results = run_bench(args.recipe, args.set, quick=args.quick, device=args.device, amp=args.amp, log=log)
+    log = lambda line: print(line, file=sys.stderr)
+    results = run_bench(load_recipe(args.recipe).Config(), args.set, quick=args.quick, device=args.device,
+                        amp=args.amp, log=log)
     print(table(results))
     if args.json:
-        from seqtasks.checkpoint import write_json
-
         write_json(args.json, results)
 
 
@@ -198,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"seqtasks {args.command}: error: {message}", file=sys.stderr)
+    except BrokenPipeError:  # `seqtasks predict ... | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+    except SeqtasksError as error:  # the user's to fix: one line; anything else is a bug and keeps its traceback
+        print(f"seqtasks {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
 

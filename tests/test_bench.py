@@ -3,13 +3,17 @@ import json
 import pytest
 import torch
 
-from seqtasks.bench import BENCH_SHAPE, lstm_flops_per_token, synthetic_split
 from seqtasks.cli import main
-from seqtasks.config import RunConfig, apply_overrides
+from seqtasks.core.config import RunConfig, apply_overrides
 from seqtasks.data.batching import bucketed_batches, padding_waste
-from seqtasks.model import build_model
-from seqtasks.pipeline import read_split
-from seqtasks.raw_loop import RawBatch, RawModel
+from seqtasks.engine.pipeline import read_split
+from seqtasks.experiments.bench import (
+    BENCH_SHAPE,
+    lstm_flops_per_token,
+    synthetic_split,
+)
+from seqtasks.experiments.raw_loop import RawBatch, RawModel
+from seqtasks.tasks import build_model
 
 TINY = ["--set", "encoder.embedding_dim=8", "--set", "encoder.hidden_size=8"]
 
@@ -23,11 +27,11 @@ def test_flops_count_the_four_gate_matrices_of_every_layer_and_direction():
     assert inference == layer1 + layer2 and train == 3 * inference
 
 
-@pytest.mark.parametrize("head,per_token", [("tagging", True), ("classification", False)])
-def test_raw_loop_computes_the_toolkit_models_loss(head, per_token):
+@pytest.mark.parametrize("task,per_token", [("token-classification", True), ("text-classification", False)])
+def test_raw_loop_computes_the_toolkit_models_loss(task, per_token):
     """The yardstick is the same model: with the same weights both give the same loss."""
     config = apply_overrides(RunConfig(), [*BENCH_SHAPE, "encoder.embedding_dim=6", "encoder.hidden_size=5",
-                                           "encoder.dropout=0", "head.dropout=0", f"head.name={head}"])
+                                           "encoder.dropout=0", "head.dropout=0", f"task={task}"])
     split = synthetic_split(4, 7, 20, 3, per_token, seed=0)
     split.offsets = torch.tensor([0, 7, 10, 21, 28])  # ragged rows
     batch = split.batch(torch.arange(4))
@@ -44,7 +48,7 @@ def test_raw_loop_computes_the_toolkit_models_loss(head, per_token):
 
 def test_default_bucketing_keeps_padding_under_five_percent_on_ud_pos(data_dir):
     config = apply_overrides(RunConfig(), ["data.dataset=ud_english_ewt"])
-    lengths = torch.tensor([len(t) for t in read_split(config.data, "train").rows["tokens"]])
+    lengths = torch.tensor([len(t) for t in read_split(config, "train").rows["tokens"]])
     batches = bucketed_batches(lengths, 32, torch.Generator().manual_seed(0))
     assert padding_waste(lengths, batches) < 0.05
 

@@ -3,9 +3,10 @@ import torch
 from datasets import Dataset
 
 from seqtasks import LSTMEncoder
-from seqtasks.chars import MAX_BYTES, CharCNN, WordChars, chars_of, spell
-from seqtasks.data.batching import encode_split
+from seqtasks.data.chars import MAX_BYTES, WordChars, chars_of, spell
 from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.model.chars import CharCNN
+from seqtasks.tasks import get_task
 
 
 def test_spelling_is_utf8_bytes_and_long_words_keep_both_ends():
@@ -26,14 +27,14 @@ def test_a_words_features_do_not_depend_on_its_batch():
 
 def test_split_batches_carry_the_same_chars_as_raw_text():
     tokens = [["Paris", "is", "big"], ["Oslo"], ["is", "Paris", "?", "yes"]]
-    rows = Dataset.from_dict({"tokens": tokens, "label": ["a", "b", "a"]})
+    rows = Dataset.from_dict({"tokens": tokens, "label": ["a", "b", "a"], "line": [1, 2, 3]})
     vocab, labels = Vocab.build(rows["tokens"]), LabelSet.build(rows["label"])
-    split = encode_split(rows, vocab, labels, chars=True)
+    split = get_task("text-classification").encode(rows, vocab, labels, "rows", chars=True)
     index = torch.tensor([2, 0])
     batch = split.batch(index)
     raw = chars_of([tokens[2], tokens[0]], width=4)
     real = torch.arange(4)[None, :] < batch.lengths[:, None]
-    spelled = lambda c: c.spellings[c.index][real]  # noqa: E731
+    spelled = lambda c: c.spellings[c.index][real]
     assert torch.equal(spelled(batch.chars), spelled(raw))
     assert len(batch.chars.spellings) == len({"Paris", "is", "big", "?", "yes"})  # each form once
 

@@ -2,7 +2,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from seqtasks.checkpoint import CheckpointError, atomic_write, load_weights, save_weights
+from seqtasks.core.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    load_weights,
+    save_weights,
+)
 
 
 def test_round_trip(tmp_path):
@@ -52,7 +57,7 @@ def test_checkpoint_of_another_shape_names_the_tensors(tmp_path):
 def test_written_files_get_ordinary_permissions(tmp_path):
     import os
 
-    from seqtasks.checkpoint import current_umask, write_json
+    from seqtasks.core.checkpoint import current_umask, write_json
 
     write_json(tmp_path / "m.json", {"a": 1})
     assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o666 & ~current_umask()

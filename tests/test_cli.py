@@ -109,7 +109,7 @@ def test_tagging_recipes_train_and_evaluate_original_files(recipe, file, metric,
                                                 ("mrpc", "mrpc/msr-para-val.tsv", {"accuracy", "f1"}, 500)])
 def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys, n, data_dir, tmp_path,
                                                              monkeypatch, capsys):
-    from seqtasks.run import load_run
+    from seqtasks.engine.run import load_run
 
     out = tmp_path / recipe
     assert main(["train", recipe, "--out", str(out), *FEW_STEPS]) == 0
@@ -161,13 +161,14 @@ def test_explain_on_a_run_without_attention_says_how_to_get_one(run_dir, capsys)
 
 def test_compare_pooling_writes_a_table_and_plot_and_resumes(tmp_path, data_dir, capsys):
     out = tmp_path / "cmp"
-    smoke = ["--set", "tasks=sst2,sick", "--set", "poolings=last,attention", "--set", "seeds=1,2",
+    smoke = ["--set", "tasks=sst2,sick,mrpc", "--set", "poolings=last,attention", "--set", "seeds=1,2",
              "--set", "epochs=1", "--set", "max_steps=3"]
     assert main(["train", "compare-pooling", "--out", str(out), *smoke]) == 0
     record = json.loads((out / "metrics.json").read_text())
     rows = {(r["task"], r["pooling"]): r for r in record["results"]}
-    assert set(rows) == {("sst2", "last"), ("sst2", "attention"), ("sick", "last"), ("sick", "attention")}
+    assert set(rows) == {(task, pooling) for task in ("sst2", "sick", "mrpc") for pooling in ("last", "attention")}
     assert rows[("sick", "last")]["metric"] == "pearson" and len(rows[("sst2", "attention")]["scores"]) == 2
+    assert rows[("mrpc", "attention")]["metric"] == "accuracy"  # each task's own selection metric
     table = (out / "results.md").read_text()
     assert "| sst2 (accuracy) |" in table and "±" in table and (out / "pooling.png").stat().st_size > 0
     (out / "sst2" / "last" / "seed-1" / "metrics.json").unlink()  # as if killed during that run
@@ -175,3 +176,14 @@ def test_compare_pooling_writes_a_table_and_plot_and_resumes(tmp_path, data_dir,
     assert main(["train", "compare-pooling", "--out", str(out), "--resume"]) == 0
     log = capsys.readouterr().out
     assert "sst2, pooling=last, seed=1" in log and "seed=2" not in log
+
+
+def test_a_bug_keeps_its_traceback_while_a_user_error_is_one_line(monkeypatch, capsys):
+    def broken(args):
+        raise KeyError("internal")
+
+    monkeypatch.setitem(__import__("seqtasks.cli").cli.COMMANDS, "recipes", broken)
+    with pytest.raises(KeyError, match="internal"):
+        main(["recipes"])
+    assert main(["train", "no-such-recipe"]) == 2
+    assert capsys.readouterr().err.startswith("seqtasks train: error: unknown recipe 'no-such-recipe'; recipes: sst2")

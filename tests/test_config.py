@@ -1,6 +1,12 @@
 import pytest
 
-from seqtasks.config import ConfigError, RunConfig, apply_overrides, from_dict, to_dict
+from seqtasks.core.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    from_dict,
+    to_dict,
+)
 
 
 def test_overrides_parse_each_field_type():

@@ -1,7 +1,7 @@
 import torch
 
 from seqtasks import LSTMEncoder
-from seqtasks.diagnostics import forget_products, gradient_flow, trace_gradients
+from seqtasks.tools.diagnostics import forget_products, gradient_flow, trace_gradients
 
 
 def tiny_encoder(cell="reference"):

@@ -2,7 +2,12 @@ import pytest
 import torch
 
 from seqtasks import LSTMEncoder
-from seqtasks.cells import CELLS, ReferenceLSTM, copy_weights_from_nn_lstm, reverse_padded
+from seqtasks.model.cells import (
+    CELLS,
+    ReferenceLSTM,
+    copy_weights_from_nn_lstm,
+    reverse_padded,
+)
 
 
 def ragged_batch(lengths, vocab_size=50, pad_to=None, seed=0):

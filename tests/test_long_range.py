@@ -3,9 +3,14 @@ import json
 import torch
 
 from recipes.long_range import Config
-from seqtasks import long_range
-from seqtasks.config import apply_overrides
-from seqtasks.synthetic import ADDING_LEVELS, RECALL_KEYS, adding_problem, recall_task
+from seqtasks.core.config import apply_overrides
+from seqtasks.experiments import long_range
+from seqtasks.experiments.synthetic import (
+    ADDING_LEVELS,
+    RECALL_KEYS,
+    adding_problem,
+    recall_task,
+)
 
 
 def test_adding_target_is_the_sum_of_the_two_marked_values():

@@ -1,4 +1,4 @@
-from seqtasks.metrics import classification_metrics
+from seqtasks.tasks.metrics import classification_metrics
 
 
 def test_classification_metrics_match_hand_counts():
@@ -11,14 +11,14 @@ def test_classification_metrics_match_hand_counts():
 
 
 def test_token_accuracy_counts_tokens_not_sentences():
-    from seqtasks.metrics import token_accuracy
+    from seqtasks.tasks.metrics import token_accuracy
 
     metrics = token_accuracy([["DET", "NOUN"], ["VERB"]], [["DET", "VERB"], ["VERB"]])
     assert metrics == {"accuracy": 2 / 3, "n": 2, "tokens": 3}
 
 
 def test_entity_metrics_match_hand_counts_on_iob1():
-    from seqtasks.metrics import entity_metrics
+    from seqtasks.tasks.metrics import entity_metrics
 
     # IOB1 gold: entities (PER 0-1), (PER 2-2), (LOC 4-4), (ORG 6-7) -> 4 gold entities
     gold = [["I-PER", "I-PER", "B-PER", "O", "I-LOC", "O", "I-ORG", "I-ORG"]]

@@ -3,10 +3,10 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-import seqtasks.training
+import seqtasks.engine.training
 from recipes.sst2 import Config
-from seqtasks import pipeline
-from seqtasks.config import apply_overrides
+from seqtasks.core.config import apply_overrides
+from seqtasks.engine import pipeline
 
 SMALL = ["encoder.vectors=", "encoder.embedding_dim=16", "encoder.hidden_size=8", "train.epochs=3",
          "train.max_steps=4", "train.patience=5", "train.lr_decay=0.5"]
@@ -21,7 +21,7 @@ def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, tmp_
     config = apply_overrides(Config(), SMALL)
     pipeline.run(config, tmp_path / "whole")
 
-    real_epoch, calls = seqtasks.training.train_epoch, []
+    real_epoch, calls = seqtasks.engine.training.train_epoch, []
 
     def killed_in_second_epoch(*args, **kwargs):
         calls.append(1)
@@ -29,10 +29,10 @@ def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, tmp_
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(seqtasks.training, "train_epoch", killed_in_second_epoch)
+    monkeypatch.setattr(seqtasks.engine.training, "train_epoch", killed_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         pipeline.run(apply_overrides(Config(), SMALL), tmp_path / "killed")
-    monkeypatch.setattr(seqtasks.training, "train_epoch", real_epoch)
+    monkeypatch.setattr(seqtasks.engine.training, "train_epoch", real_epoch)
     assert len(history_without_timing(tmp_path / "killed")) == 1
 
     pipeline.run(apply_overrides(Config(), SMALL), tmp_path / "killed", resume=True)
@@ -65,12 +65,12 @@ def test_cross_validation_resumes_after_a_kill(data_dir, tmp_path):
 
 
 def test_learning_rate_decays_per_epoch(data_dir, tmp_path, monkeypatch):
-    real_epoch, rates = seqtasks.training.train_epoch, []
+    real_epoch, rates = seqtasks.engine.training.train_epoch, []
 
     def record(model, optimizer, *args, **kwargs):
         rates.append(optimizer.param_groups[0]["lr"])
         return real_epoch(model, optimizer, *args, **kwargs)
 
-    monkeypatch.setattr(seqtasks.training, "train_epoch", record)
+    monkeypatch.setattr(seqtasks.engine.training, "train_epoch", record)
     pipeline.run(apply_overrides(Config(), [*SMALL, "train.lr=0.01"]), tmp_path / "run")
     assert rates == pytest.approx([0.01, 0.01 / 1.5, 0.01 / 2.0])

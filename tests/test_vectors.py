@@ -3,10 +3,10 @@ import gzip
 import pytest
 import torch
 
-from seqtasks.config import ConfigError
+from seqtasks.core.config import ConfigError
 from seqtasks.data.readers import DataFormatError
+from seqtasks.data.vectors import init_embedding, load_vectors
 from seqtasks.data.vocab import Vocab
-from seqtasks.vectors import init_embedding, load_vectors
 
 
 def test_text_vectors_with_word2vec_header_gzipped(tmp_path):
@@ -54,14 +54,17 @@ def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(tmp_path):
     most frequent (lowercase) words; "Boston" at test time reaches the row of "boston"."""
     from datasets import Dataset
 
-    from seqtasks.config import DataConfig, EncoderConfig
-    from seqtasks.pipeline import build_vocab
+    from seqtasks.core.config import DataConfig, EncoderConfig, RunConfig
+    from seqtasks.engine.pipeline import build_vocab
+    from seqtasks.tasks import get_task
 
     path = tmp_path / "v.txt"
     path.write_text("the 1 1 1\nboston 2 2 2\ngood 3 3 3\nrare 4 4 4\n")
     rows = Dataset.from_dict({"tokens": [["The", "good", "film"]]})
-    plain = build_vocab(rows, DataConfig(lowercase=False), EncoderConfig(vectors=str(path)))
-    vocab = build_vocab(rows, DataConfig(lowercase=False), EncoderConfig(vectors=str(path), vectors_vocab=3))
+    task = get_task("text-classification")
+    plain = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False), encoder=EncoderConfig(vectors=str(path))))
+    vocab = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False),
+                                              encoder=EncoderConfig(vectors=str(path), vectors_vocab=3)))
     assert vocab.tokens[: len(plain)] == plain.tokens  # training ids are unchanged
     assert vocab.tokens[len(plain):] == ["the", "boston"]  # "good" is already there; "rare" is past the 3 kept
     assert plain.encode(["Boston"]) == [1]

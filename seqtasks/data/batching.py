@@ -6,16 +6,16 @@ epoch. Length-bucketed batches keep padding small; the encoder packs them anyway
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 from datasets import Dataset
 
-from seqtasks.chars import WordChars, chars_for, number_forms, spell
-from seqtasks.data.readers import DataFormatError
-from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.core.errors import DataFormatError
+from seqtasks.data.chars import WordChars, chars_for, number_forms, spell
+from seqtasks.data.vocab import Vocab
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         if str(device) == "cpu":
             return self
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)
         chars = None if self.chars is None else self.chars.to(device)
         return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index, chars)
 
@@ -98,31 +98,17 @@ class EncodedPairs:
         return batch
 
 
-def encode_pairs(dataset: Dataset, vocab: Vocab, labels: LabelSet | None, source: str, max_tokens: int,
-                 chars: bool) -> EncodedPairs:
+def encode_pairs(dataset: Dataset, vocab: Vocab, source: str, max_tokens: int, chars: bool) -> EncodedPairs:
+    """Rows with `tokens` and `tokens_b` -> both sides as one split of 2N rows; gold is the task's to add."""
     lines = list(dataset["line"])
     sides = Dataset.from_dict({"tokens": list(dataset["tokens"]) + list(dataset["tokens_b"]), "line": lines * 2})
-    gold = None
-    if "score" in dataset.column_names:
-        gold = torch.tensor(list(dataset["score"]), dtype=torch.float32)
-    elif labels is not None:
-        gold = torch.tensor(labels.encode(list(dataset["label"]), where=source, lines=lines), dtype=torch.long)
-    return EncodedPairs(encode_split(sides, vocab, None, source, max_tokens, chars), gold)
+    return EncodedPairs(encode_split(sides, vocab, source, max_tokens, chars), None)
 
 
-def encode_split(
-    dataset: Dataset,
-    vocab: Vocab,
-    labels: LabelSet | None,
-    source: str = "data",
-    max_tokens: int = 0,
-    chars: bool = False,
-) -> EncodedSplit:
-    """tokens -> ids once, via datasets.map; labels (a `label` per row, or `tags` per token) are
-    checked against the trained label set. `chars` also numbers the word forms and spells each once.
-    Sentence pairs (a `tokens_b` column) become `EncodedPairs`."""
-    if "tokens_b" in dataset.column_names:
-        return encode_pairs(dataset, vocab, labels, source, max_tokens, chars)
+def encode_split(dataset: Dataset, vocab: Vocab, source: str = "data", max_tokens: int = 0,
+                 chars: bool = False) -> EncodedSplit:
+    """The `tokens` column -> ids once, via datasets.map; `chars` also numbers the word forms and
+    spells each once. Gold values are the task's to add (seqtasks/tasks)."""
     ids = dataset.map(
         lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
         batched=True,
@@ -135,28 +121,18 @@ def encode_split(
     flat_ids = torch.from_numpy(np.array(column.flatten(), dtype=np.int64))
     lengths = offsets[1:] - offsets[:-1]
     check_lengths(lengths, dataset, source, max_tokens)
-    label_ids, token_labels = None, "tags" in dataset.column_names
-    if labels is not None:
-        lines = list(dataset["line"]) if "line" in dataset.column_names else list(range(1, len(dataset) + 1))
-        if token_labels:
-            tags = list(dataset["tags"])
-            values = [tag for sentence in tags for tag in sentence]
-            lines = [line for line, sentence in zip(lines, tags) for _ in sentence]
-        else:
-            values = list(dataset["label"])
-        label_ids = torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
     forms = spellings = None
     if chars:
         flat_forms, distinct = number_forms(list(dataset["tokens"]))
         forms, spellings = torch.tensor(flat_forms, dtype=torch.long), spell(distinct)
-    return EncodedSplit(flat_ids, offsets, label_ids, token_labels, forms, spellings)
+    return EncodedSplit(flat_ids, offsets, None, False, forms, spellings)
 
 
 def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_tokens: int) -> None:
     bad = (lengths == 0) | ((lengths > max_tokens) if max_tokens else torch.zeros_like(lengths, dtype=torch.bool))
     if bad.any():
         row = int(bad.nonzero()[0])
-        line = dataset[row]["line"] if "line" in dataset.column_names else row + 1
+        line = dataset[row]["line"]
         found = int(lengths[row])
         what = "an empty sequence" if found == 0 else f"{found} tokens, more than data.max_tokens={max_tokens}"
         raise DataFormatError(source, line, what)

@@ -6,22 +6,15 @@ Each returns a Dataset with `tokens` and `tokens_b` (the two sentences), `line`,
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from datasets import Dataset
 
-from seqtasks.data.readers import DataFormatError, decode_line, read_bytes
-
-WORD = re.compile(r"\w+(?:[-.]\w+)*|'\w+|[^\w\s]")
-
-
-def split_words(text: str) -> list[str]:
-    """Words, numbers like 2.5 and hyphenated words kept whole, clitics ('s) apart as GloVe has them,
-    every other punctuation mark its own token."""
-    return WORD.findall(text)
+from seqtasks.core.errors import DataFormatError
+from seqtasks.data.files import decode_line, read_bytes
+from seqtasks.data.text import split_words
 
 
 def tab_rows(path: Path | str, header: str | None):

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from seqtasks.core.checkpoint import atomic_write
+from seqtasks.core.errors import ConfigError, DataNotFoundError
+
 DEFAULT_DOWNLOAD_URL = "https://raw.githubusercontent.com"
-
-
-class DataNotFoundError(FileNotFoundError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class DatasetSource:
 
     def split(self, split: str) -> SplitSource:
         if split not in self.splits:
-            raise KeyError(f"dataset {self.name!r} has no split {split!r}; splits: {', '.join(self.splits)}")
+            raise ConfigError(f"dataset {self.name!r} has no split {split!r}; splits: {', '.join(self.splits)}")
         return self.splits[split]
 
     def url(self, split: str, base: str) -> str:
@@ -83,7 +82,7 @@ def all_sources() -> dict[str, DatasetSource]:
 def dataset_source(name: str) -> DatasetSource:
     sources = all_sources()
     if name not in sources:
-        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(sources))}")
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(sources))}")
     return sources[name]
 
 
@@ -127,8 +126,6 @@ def resolve_split(name: str, split: str) -> ResolvedFile:
 
 def download(url: str, target: Path, sha256: str, timeout: float = 60.0) -> None:
     """Fetch url to target only if its bytes hash to sha256; the file appears whole or not at all."""
-    from seqtasks.checkpoint import atomic_write
-
     def fetch_verified(temp_name: str) -> None:
         digest = hashlib.sha256()
         with open(temp_name, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:

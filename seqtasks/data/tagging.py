@@ -15,7 +15,8 @@ from pathlib import Path
 import conllu
 from datasets import Dataset
 
-from seqtasks.data.readers import DataFormatError, decode_line, read_bytes
+from seqtasks.core.errors import ConfigError, DataFormatError
+from seqtasks.data.files import decode_line, read_bytes
 
 
 def sentence_blocks(path: Path | str):
@@ -122,6 +123,6 @@ def convert_scheme(dataset: Dataset, scheme: str) -> Dataset:
     if not scheme:
         return dataset
     if scheme not in {"BIO", "BIOES"}:
-        raise ValueError(f"unknown tag scheme {scheme!r}; schemes: BIO, BIOES")
+        raise ConfigError(f"unknown tag scheme {scheme!r}; schemes: BIO, BIOES")
     convert = iob1_to_bio if scheme == "BIO" else (lambda tags: bio_to_bioes(iob1_to_bio(tags)))
     return dataset.map(lambda row: {"tags": convert(row["tags"])}, keep_in_memory=True)

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+
+from seqtasks.core.checkpoint import write_json
+from seqtasks.core.errors import UnknownLabelError
+from seqtasks.data.text import TOKENIZERS, tokenize
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -22,7 +26,7 @@ class Vocab:
     def __post_init__(self) -> None:
         if self.tokens[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}; found {self.tokens[:2]}")
-        if self.tokenizer not in {"whitespace", "words"}:
+        if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"unknown tokenizer {self.tokenizer!r}; expected whitespace or words")
         self.index = {token: i for i, token in enumerate(self.tokens)}
 
@@ -44,11 +48,7 @@ class Vocab:
 
     def tokenize(self, text: str) -> list[str]:
         """Raw text -> tokens, split the way the training data was (see `tokenizer`)."""
-        if self.tokenizer == "words":
-            from seqtasks.data.pairs import split_words
-
-            return split_words(text)
-        return text.split()
+        return tokenize(text, self.tokenizer)
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         """A case-sensitive vocabulary falls back to the lowercase form before <unk>: an unseen
@@ -59,18 +59,12 @@ class Vocab:
         return [i if (i := get(t)) is not None else get(t.lower(), unk) for t in tokens]
 
     def save(self, path: Path) -> None:
-        from seqtasks.checkpoint import write_json
-
         write_json(path, {"lowercase": self.lowercase, "tokenizer": self.tokenizer, "tokens": self.tokens})
 
     @classmethod
     def load(cls, path: Path) -> Vocab:
         data = json.loads(Path(path).read_text())
         return cls(data["tokens"], lowercase=data["lowercase"], tokenizer=data.get("tokenizer", "whitespace"))
-
-
-class UnknownLabelError(ValueError):
-    pass
 
 
 @dataclass
@@ -99,8 +93,6 @@ class LabelSet:
         return [self.index[label] for label in labels]
 
     def save(self, path: Path) -> None:
-        from seqtasks.checkpoint import write_json
-
         write_json(path, {"labels": self.labels})
 
     @classmethod

@@ -2,9 +2,12 @@ import pytest
 import torch
 from datasets import Dataset
 
-from seqtasks.data.batching import bucketed_batches, encode_split, padding_waste
+from seqtasks.data.batching import bucketed_batches, padding_waste
 from seqtasks.data.readers import DataFormatError, read_labeled_lines
 from seqtasks.data.vocab import LabelSet, UnknownLabelError, Vocab
+from seqtasks.tasks import get_task
+
+CLASSIFY = get_task("text-classification")
 
 
 def tiny():
@@ -15,7 +18,7 @@ def tiny():
 
 def test_batch_matches_padding_by_hand():
     rows, vocab, labels = tiny()
-    split = encode_split(rows, vocab, labels)
+    split = CLASSIFY.encode(rows, vocab, labels, "rows")
     batch = split.batch(torch.tensor([2, 1]))
     expected = [vocab.encode(["b", "c", "d", "e"]), vocab.encode(["c"]) + [0, 0, 0]]
     assert batch.token_ids.tolist() == expected
@@ -36,10 +39,10 @@ def test_unknown_label_names_file_line_and_labels():
     rows, vocab, labels = tiny()
     other = Dataset.from_dict({"tokens": [["b"], ["c"]], "label": ["x", "zz"], "line": [3, 7]})
     with pytest.raises(UnknownLabelError, match=r"dev\.txt:7: labels \['zz'\] are not in .*\['x', 'y'\]"):
-        encode_split(other, vocab, labels, source="dev.txt")
+        CLASSIFY.encode(other, vocab, labels, "dev.txt")
 
 
 def test_overlong_sequence_names_file_and_line():
     rows, vocab, labels = tiny()
     with pytest.raises(DataFormatError, match=r"train\.txt:4: 4 tokens, more than data.max_tokens=3"):
-        encode_split(rows, vocab, labels, source="train.txt", max_tokens=3)
+        CLASSIFY.encode(rows, vocab, labels, "train.txt", max_tokens=3)

@@ -2,7 +2,7 @@ import torch
 
 from heads.tagging import TaggingHead, tag_scheme
 from seqtasks import LSTMEncoder
-from seqtasks.config import HeadConfig
+from seqtasks.core.config import HeadConfig
 from seqtasks.data.batching import IGNORE, Batch
 
 

@@ -1,0 +1,2 @@
+"""The bottom layer: typed configuration, the project's error types, atomic file writes, plots.
+Everything else may import it; it imports nothing of the project."""

@@ -1,0 +1,163 @@
+"""Typed run configuration: dataclasses, `--set a.b=value` overrides, JSON round trips.
+
+Every recipe's `Config` is a `RunConfig` with other defaults, so a saved config.json always
+loads back into `RunConfig`. Unknown keys fail loudly with the valid ones listed: a typo in
+`--set` must never silently train the default model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqtasks.core.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "sst2"
+    train: str = "train"  # split names as in the dataset's MANIFEST
+    dev: str = ""  # "" = carve a dev split from train (dev_fraction), as for trec
+    dev_fraction: float = 0.1
+    folds: int = 0  # > 0: k-fold cross-validation over `train` (mr, subj, cr, mpqa)
+    lowercase: bool = True
+    min_freq: int = 1
+    max_tokens: int = 512  # longer inputs are an error naming file and line
+    tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
+    tag_column: str = "upos"  # CoNLL-U: upos or xpos
+
+
+@dataclass
+class EncoderConfig:
+    embedding_dim: int = 50
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+    cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn (seqtasks/cells.py)
+    forget_bias: float | None = None  # None: PyTorch's init; 1.0 is the usual choice
+    word_dropout: float = 0.0  # training: share of tokens replaced by <unk>
+    chars: bool = False  # a character CNN over each word's spelling, concatenated to its embedding
+    char_features: int = 50  # the character CNN's output size, when chars is on
+    vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
+    freeze_vectors: bool = False
+    # the N most frequent words of the vectors join the training words in the vocabulary, so a word
+    # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>
+    vectors_vocab: int = 0
+
+
+@dataclass
+class HeadConfig:
+    """Every head's options in one flat table, so `--set head.X=...` works for any head; each head
+    declares which of them it takes (OPTIONS), and a value it does not take is an error."""
+
+    name: str = ""  # "" = the task's default head (seqtasks/tasks)
+    pooling: str = "last"  # last (h_T), mean, max or attention over every h_t
+    attention_size: int = 64  # attention pooling: width of W in v^T tanh(W h_t + b)
+    attention_heads: int = 1  # attention pooling: rows of v; the context vectors are concatenated
+    attention_penalty: float = 0.0  # coefficient of ||A A^T - I||_F^2 (several heads)
+    hidden_size: int = 0  # 0 = a single linear layer on the pooled vector
+    dropout: float = 0.5
+    crf: bool = False  # tagging: a linear-chain CRF instead of per-token softmax
+    cosine_floor: float = -1.0  # matching scores: the cosine a gold score of 0 maps to (1 maps to 1)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 13
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    lr_decay: float = 0.0  # epoch e (from 0) trains at lr / (1 + lr_decay * e), as Ma & Hovy (2016) do
+    weight_decay: float = 0.01
+    clip_norm: float = 5.0
+    patience: int = 3  # epochs without dev improvement before stopping
+    max_steps: int = 0  # > 0 caps optimizer steps per epoch (smoke tests)
+    threads: int = 0  # 0 = torch's default
+
+
+@dataclass
+class RunConfig:
+    recipe: str = ""
+    task: str = "text-classification"  # the kind of task (seqtasks/tasks): what rows hold, heads, metrics
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def valid_keys(config: Any, prefix: str = "") -> list[str]:
+    keys = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += valid_keys(value, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _parse(text: str, kind: Any, key: str) -> Any:
+    options = typing.get_args(kind)
+    if type(None) in options:  # Optional[X]: "none" or "null" clears it
+        if text.lower() in {"none", "null"}:
+            return None
+        kind = next(option for option in options if option is not type(None))
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(text)
+            return lowered in {"true", "1", "yes"}
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: expected a {kind.__name__}") from None
+
+
+def set_value(config: Any, key: str, text: str) -> None:
+    """Apply one `a.b=value` override in place, parsing the value as the field's type."""
+    *path, name = key.split(".")
+    target = config
+    for part in path:
+        target = getattr(target, part, None)
+        if not dataclasses.is_dataclass(target):
+            break
+    fields = {f.name: f for f in dataclasses.fields(target)} if dataclasses.is_dataclass(target) else {}
+    if name not in fields or dataclasses.is_dataclass(getattr(target, name)):
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(config))}")
+    kind = typing.get_type_hints(type(target))[name]
+    setattr(target, name, _parse(text, kind, key))
+
+
+def apply_overrides(config: Any, overrides: list[str]) -> Any:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        set_value(config, key.strip(), text.strip())
+    return config
+
+
+def from_dict(cls: type, data: dict, where: str = "config") -> Any:
+    """Build a dataclass from JSON data, refusing keys it does not know."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
+    values = {}
+    for name, value in data.items():
+        kind = hints[name]
+        values[name] = from_dict(kind, value, f"{where}.{name}") if dataclasses.is_dataclass(kind) else value
+    return cls(**values)
+
+
+def to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
+
+
+def load_config(path: Path) -> RunConfig:
+    return from_dict(RunConfig, json.loads(Path(path).read_text()), where=str(path))

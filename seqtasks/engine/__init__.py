@@ -1,0 +1,1 @@
+"""The engine: the steps a recipe runs, the training loop, run folders, sweeps and provenance."""

@@ -1,0 +1,1 @@
+"""Experiments and measurements: the benchmark, the long-range cells experiment, compare-pooling."""

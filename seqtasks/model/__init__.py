@@ -1,0 +1,1 @@
+"""The model layer: the shared LSTM encoder, its cells and character CNN."""

@@ -1,0 +1,147 @@
+"""The shared LSTM encoder: one contract every head and user relies on.
+
+`LSTMEncoder(token_ids [B, T], lengths [B])` returns an `EncoderOutput`:
+every top-layer h_t (`states`, zeros at padding), each row's own h_T (`final`) and the
+`mask`. Batches are packed, so padding never enters the recurrence: extra padding
+changes nothing and h_T is never a padded step. With `char_features` > 0 each position's input is
+its word embedding concatenated with a character CNN over its spelling (`chars`, a `WordChars`).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqtasks.core.checkpoint import load_state, load_tensors
+from seqtasks.core.config import EncoderConfig, load_config
+from seqtasks.core.errors import CheckpointError, ConfigError
+from seqtasks.data.batching import pad_batch
+from seqtasks.data.chars import WordChars, chars_of
+from seqtasks.data.vocab import Vocab
+from seqtasks.model.cells import CELLS, build_cell
+from seqtasks.model.chars import CharCNN
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    states: torch.Tensor  # [B, T, D] every h_t of the top layer, zeros at padding
+    final: torch.Tensor  # [B, D] h_T at each row's own length; bidirectional: [fwd at last ; bwd at first]
+    mask: torch.Tensor  # [B, T] True at real tokens
+
+
+def lengths_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """[B] lengths -> [B, T] bool mask, True at real tokens."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class LSTMEncoder(nn.Module):
+    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.cells.CELLS`.
+
+    `forget_bias` (e.g. 1.0) starts every forget gate open, so early gradients pass through time;
+    None keeps PyTorch's default initialisation.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 100,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        cell: str = "lstm",
+        forget_bias: float | None = None,
+        word_dropout: float = 0.0,
+        char_features: int = 0,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ConfigError(f"unknown cell {cell!r}; valid cells: {', '.join(sorted(CELLS))}")
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.embedding_dropout = nn.Dropout(dropout)
+        self.chars = CharCNN(char_features) if char_features else None
+        self.rnn = build_cell(
+            cell,
+            embedding_dim + char_features,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
+        if forget_bias is not None:
+            self.rnn.init_forget_bias(forget_bias)
+        self.cell = cell
+        self.word_dropout = word_dropout
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.num_directions
+        self.vocab: Vocab | None = None  # attached by from_pretrained, used by encode()
+
+    def forward(
+        self, token_ids: torch.Tensor, lengths: torch.Tensor, chars: WordChars | None = None
+    ) -> EncoderOutput:
+        """token_ids [B, T] (0 = padding), lengths [B] (each >= 1, <= T); chars when char_features > 0."""
+        batch, max_len = token_ids.shape
+        if lengths.numel() != batch:
+            raise ValueError(f"lengths has {lengths.numel()} entries for a batch of {batch} rows")
+        if batch and int(lengths.min()) < 1:
+            raise ValueError(f"empty sequence in batch (row {int(lengths.argmin())} has length 0)")
+        if batch and int(lengths.max()) > max_len:
+            raise ValueError(f"a length of {int(lengths.max())} exceeds the padded width {max_len}")
+        embedded = self.embedding(self.drop_words(token_ids))
+        if self.chars is not None:
+            if chars is None:
+                raise ValueError("this encoder has character features: pass chars (seqtasks.chars.WordChars)")
+            embedded = torch.cat([embedded, self.chars(chars)], dim=-1)
+        embedded = self.embedding_dropout(embedded)
+        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_states, (h_n, _) = self.rnn(packed)
+        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
+        # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
+        final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
+        return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device), max_len))
+
+    def drop_words(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """In training, replace each real token by <unk> (id 1) with probability word_dropout, so the
+        model learns what to do with words it has never seen."""
+        if not (self.training and self.word_dropout):
+            return token_ids
+        dropped = (torch.rand(token_ids.shape, device=token_ids.device) < self.word_dropout) & (token_ids > 0)
+        return token_ids.masked_fill(dropped, 1)
+
+    def encode(self, texts: Sequence[str]) -> EncoderOutput:
+        """Encode raw text with the vocabulary this encoder was trained with."""
+        if self.vocab is None:
+            raise RuntimeError("this encoder has no vocabulary: load it with LSTMEncoder.from_pretrained(RUN)")
+        tokens = [self.vocab.tokenize(text) for text in texts]
+        for row, text in zip(tokens, texts):
+            if not row:
+                raise ValueError(f"cannot encode an empty text: {text!r}")
+        token_ids, lengths = pad_batch([self.vocab.encode(row) for row in tokens])
+        device = self.embedding.weight.device
+        chars = chars_of(tokens, token_ids.shape[1]).to(device) if self.chars is not None else None
+        return self(token_ids.to(device), lengths.to(device), chars)
+
+    @classmethod
+    def from_config(cls, config: EncoderConfig, vocab_size: int) -> LSTMEncoder:
+        return cls(vocab_size, config.embedding_dim, config.hidden_size, num_layers=config.num_layers,
+                   bidirectional=config.bidirectional, dropout=config.dropout, cell=config.cell,
+                   forget_bias=config.forget_bias, word_dropout=config.word_dropout,
+                   char_features=config.char_features if config.chars else 0)
+
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path, map_location: str = "cpu") -> LSTMEncoder:
+        """The trained encoder of a run folder (its best weights), with its vocabulary attached."""
+        run_dir = Path(run_dir)
+        if not (run_dir / "config.json").is_file():
+            raise CheckpointError(f"{run_dir}: not a run folder (no config.json)")
+        vocab = Vocab.load(run_dir / "vocab.json")
+        encoder = cls.from_config(load_config(run_dir / "config.json").encoder, len(vocab))
+        tensors = load_tensors(run_dir / "best.safetensors", "model", map_location)
+        weights = {name[len("encoder."):]: t for name, t in tensors.items() if name.startswith("encoder.")}
+        load_state(encoder, weights, run_dir / "best.safetensors")
+        encoder.vocab = vocab
+        return encoder.to(map_location).eval()

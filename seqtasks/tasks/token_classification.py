@@ -1,0 +1,68 @@
+"""Token classification: a tag for every token (POS, NER), from every h_t, with an optional CRF.
+Entity tags (BIO/BIOES, read off the tag names) are scored on entities like conlleval; plain tags
+(POS) on token accuracy."""
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import ClassVar
+
+import torch
+
+from heads import TaggingHead
+from heads.tagging import tag_scheme
+from seqtasks.data.tagging import bioes_to_bio
+from seqtasks.tasks.base import Task
+from seqtasks.tasks.inference import run_batches
+from seqtasks.tasks.metrics import entity_metrics, token_accuracy
+
+
+class TokenClassification(Task):
+    name = "token-classification"
+    description = "a tag for every token"
+    gold = "tags"
+    heads: ClassVar[dict[str, type]] = {"tagging": TaggingHead}
+    default_head = "tagging"
+
+    def label_values(self, rows) -> list[str]:
+        return [tag for tags in rows[self.gold] for tag in tags]
+
+    def strata(self, rows) -> None:
+        return None
+
+    def encode(self, rows, vocab, labels, source, max_tokens=0, chars=False):
+        split = super().encode(rows, vocab, labels, source, max_tokens, chars)
+        split.token_labels = True
+        return split
+
+    def encode_gold(self, rows, labels, source) -> torch.Tensor:
+        tags = list(rows[self.gold])
+        values = [tag for sentence in tags for tag in sentence]
+        lines = [line for line, sentence in zip(rows["line"], tags) for _ in sentence]
+        return torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
+
+    def selection_metric(self, labels) -> str:
+        return "f1" if tag_scheme(labels) else "accuracy"
+
+    def predictions(self, model, split) -> list[list[int]]:
+        """Tag ids per sentence, one per real token, in row order."""
+        paths: list = [None] * len(split)
+        for index, _, encoded, output in run_batches(model, split):
+            for row, path in zip(index.tolist(), model.head.decode(output.logits, encoded.mask)):
+                paths[row] = path
+        return paths
+
+    def metrics(self, split, predictions, labels) -> dict:
+        predicted = [[labels[i] for i in path] for path in predictions]
+        flat = [labels[i] for i in split.labels.tolist()]
+        bounds = split.offsets.tolist()
+        gold = [flat[start:end] for start, end in pairwise(bounds)]
+        metrics = token_accuracy(gold, predicted)
+        scheme = tag_scheme(labels)
+        if scheme:
+            to_bio = bioes_to_bio if scheme == "BIOES" else (lambda tags: tags)
+            metrics = {**entity_metrics([to_bio(t) for t in gold], [to_bio(t) for t in predicted]),
+                       "accuracy": metrics["accuracy"], "tokens": metrics["tokens"]}
+        return metrics
+
+    def record(self, texts, tokens, predictions, row, labels) -> dict:
+        return {"text": texts[0], "tokens": tokens[0], "tags": [labels[i] for i in predictions[row]]}

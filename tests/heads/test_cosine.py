@@ -1,0 +1,65 @@
+import pytest
+import torch
+from datasets import Dataset
+
+from heads import CosinePairHead, CosineScoreHead
+from seqtasks.core.config import HeadConfig, RunConfig, apply_overrides
+from seqtasks.core.errors import ConfigError
+from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.tasks import build_model, get_task
+from seqtasks.tasks.metrics import paraphrase_metrics, similarity_metrics
+
+PAIRS = {"tokens": [["a", "man", "runs"], ["two", "dogs"], ["it", "rains", "today", "here"]],
+         "tokens_b": [["a", "man", "is", "running"], ["dogs", "play", "outside", "in", "snow"], ["rain"]],
+         "line": [2, 3, 4]}
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_pair_cosine_equals_encoding_each_sentence_alone(pooling):
+    rows = Dataset.from_dict({**PAIRS, "score": [0.9, 0.4, 0.1]})
+    vocab = Vocab.build(PAIRS["tokens"] + PAIRS["tokens_b"], tokenizer="words")
+    config = apply_overrides(RunConfig(task="sentence-similarity"), [f"head.pooling={pooling}",
+                                                                     "encoder.hidden_size=6", "encoder.embedding_dim=5"])
+    torch.manual_seed(0)
+    model = build_model(config, len(vocab), []).eval()
+    model.encoder.vocab = vocab
+    pairs = get_task("sentence-similarity").encode(rows, vocab, LabelSet([]), "pairs")
+    batch = pairs.batch(torch.tensor([2, 0, 1]))
+    assert batch.token_ids.shape[0] == 6 and batch.labels.tolist() == pytest.approx([0.1, 0.9, 0.4])
+    cosine = model(batch).logits
+    for position, row in enumerate([2, 0, 1]):
+        texts = [" ".join(PAIRS["tokens"][row]), " ".join(PAIRS["tokens_b"][row])]
+        a, b = model.head.embed(model.encoder.encode(texts))
+        expected = torch.nn.functional.cosine_similarity(a, b, dim=0)
+        torch.testing.assert_close(cosine[position], expected)
+
+
+def test_pair_classification_thresholds_the_cosine_and_takes_exactly_two_labels():
+    head = CosinePairHead(4, ["0", "1"], HeadConfig(dropout=0.0))
+    assert float(head.threshold.detach()) == 0.5
+    config = RunConfig(task="pair-classification")
+    assert isinstance(build_model(config, 10, ["0", "1"]).head, CosinePairHead)
+    with pytest.raises(ConfigError, match="two labels"):
+        build_model(config, 10, ["a", "b", "c"])
+
+
+def test_similarity_metrics_match_hand_computation():
+    import numpy as np
+
+    gold, predicted = [0.1, 0.5, 0.9, 0.3], [0.2, 0.4, 0.7, 0.5]
+    scores = similarity_metrics(gold, predicted)
+    assert scores["pearson"] == pytest.approx(np.corrcoef(gold, predicted)[0, 1])
+    assert scores["spearman"] == pytest.approx(0.8)  # ranks 1,3,4,2 vs 1,2,4,3: 1 - 6*2/(4*15)
+    assert scores["mse"] == pytest.approx((0.01 + 0.01 + 0.04 + 0.04) / 4)
+    # 3 predicted positives, 2 of them right, 3 gold positives: P = R = F1 = 2/3
+    assert paraphrase_metrics([1, 1, 0, 1, 0], [1, 0, 1, 1, 0]) == pytest.approx(
+        {"accuracy": 0.6, "f1": 2 / 3, "n": 5})
+
+
+@pytest.mark.parametrize("floor", [-1.0, 0.0])
+def test_score_regression_targets_the_cosine_range_from_the_floor(floor):
+    head = CosineScoreHead(4, [], HeadConfig(cosine_floor=floor))
+    scores = torch.tensor([0.0, 0.25, 1.0])
+    assert head.target(scores).tolist() == pytest.approx([floor, floor + 0.25 * (1 - floor), 1.0])
+    torch.testing.assert_close(head.score(head.target(scores)), scores)
+    assert head.score(torch.tensor([floor - 0.5])).item() == 0.0  # clamped to the score range

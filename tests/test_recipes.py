@@ -1,0 +1,33 @@
+"""Every recipe runs end to end on a smoke budget, through the command line, on the real files."""
+import json
+
+import pytest
+
+from recipes import RECIPES, load_recipe
+from seqtasks.cli import main
+
+SMOKE = ["train.epochs=1", "train.max_steps=2", "encoder.hidden_size=8", "encoder.vectors_vocab=0"]
+SPECIAL = {  # recipes whose config is not a RunConfig: their own smoke budgets
+    "long-range": ["steps=3", "lengths=10", "probe_length=10", "dev_examples=20", "tasks=adding,recall",
+                   "cells=lstm,rnn"],
+    "compare-pooling": ["tasks=trec", "poolings=last,max", "seeds=1", "epochs=1", "max_steps=2"],
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_recipe_trains_on_a_smoke_budget(recipe, data_dir, tmp_path):
+    overrides = SPECIAL.get(recipe, SMOKE)
+    if getattr(load_recipe(recipe).Config(), "data", None) is not None and load_recipe(recipe).Config().data.folds:
+        overrides = [*overrides, "data.folds=2"]
+    out = tmp_path / recipe
+    assert main(["train", recipe, "--out", str(out), *(f"--set={o}" for o in overrides)]) == 0
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["recipe"] == recipe and record["versions"]["torch"]
+    if recipe in SPECIAL:
+        assert record["results"]
+    elif "cv" in record:
+        assert record["cv"]["folds"] == 2 and len(record["cv"]["per_fold"]) == 2
+    else:
+        metric = record["selected_on"].removeprefix("dev ")
+        assert 0.0 <= record["dev"][metric] <= 1.0 or metric == "pearson"
+        assert record["dev"]["n"] > 0
