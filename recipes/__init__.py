@@ -7,7 +7,9 @@ from types import ModuleType
 from seqtasks.core.errors import ConfigError
 
 RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "stsb", "mrpc",
-           "long-range", "compare-pooling"]
+           "long-range", "compare-pooling",
+           # your own data, one recipe per kind of task (seqtasks/tasks)
+           "text-classification", "token-classification", "pair-classification", "sentence-similarity"]
 
 
 def load_recipe(name: str) -> ModuleType:

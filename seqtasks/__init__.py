@@ -10,8 +10,9 @@ from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
 __version__ = "0.1.0"
 # Names from upper layers resolve on first use: `heads` imports seqtasks.core, which runs this file,
 # so importing the engine here would run in the middle of importing `heads`.
-LAZY = {"load_run": "seqtasks.engine.run", "LoadedRun": "seqtasks.engine.run"}
-__all__ = ["EncoderOutput", "LSTMEncoder", "LoadedRun", "__version__", "load_run"]
+LAZY = {"load_run": "seqtasks.engine.run", "LoadedRun": "seqtasks.engine.run", "train": "seqtasks.api",
+        "Run": "seqtasks.api"}
+__all__ = ["EncoderOutput", "LSTMEncoder", "LoadedRun", "Run", "__version__", "load_run", "train"]
 
 
 def __getattr__(name: str):

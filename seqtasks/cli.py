@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from recipes import RECIPES, load_recipe
+from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config
 from seqtasks.core.checkpoint import write_json
-from seqtasks.core.config import ConfigError, apply_overrides, from_dict
-from seqtasks.core.errors import RunFolderError, SeqtasksError
+from seqtasks.core.config import ConfigError
+from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.resolve import file_sha256
-from seqtasks.engine.pipeline import read_rows
 from seqtasks.engine.run import load_run
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
@@ -39,49 +39,39 @@ def cmd_recipes(args) -> None:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not (run_dir / "config.json").is_file():
-            raise RunFolderError(f"--resume: {run_dir} holds no run to continue")
-        return
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise RunFolderError(f"{run_dir} already holds a run; continue it with --resume, "
-                              f"choose another folder with --out, or replace it with --overwrite")
-
-
 def cmd_train(args) -> None:
-    module = load_recipe(args.recipe)
-    run_dir = Path(args.out or Path("runs") / args.recipe)
-    prepare_run_dir(run_dir, args.resume, args.overwrite)
     if args.resume:
-        if args.set:
-            raise ConfigError("--resume continues the saved config.json; it takes no --set")
-        saved = json.loads((run_dir / "config.json").read_text())
-        config = from_dict(type(module.Config()), saved, where=str(run_dir / "config.json"))
+        if args.set or args.config:
+            raise ConfigError("--resume continues the saved config.json; it takes no --set or --config")
+        if not (args.recipe or args.out):
+            raise ConfigError("--resume: name the recipe or the run folder (--out)")
+        run_dir = Path(args.out or Path("runs") / args.recipe)
+        prepare_run_dir(run_dir, resume=True, overwrite=False)
+        module, config = resolve_config(None, run_dir / "config.json", [])
     else:
-        config = apply_overrides(module.Config(), args.set)
+        if not (args.recipe or args.config):
+            raise ConfigError("name a recipe (seqtasks recipes lists them) or a config file with --config")
+        module, config = resolve_config(args.recipe, args.config, args.set)
+        run_dir = Path(args.out or Path("runs") / config.recipe)
+        prepare_run_dir(run_dir, resume=False, overwrite=args.overwrite)
     record = module.main(config, run_dir, resume=args.resume)
     headline = record.get("cv") or record.get("dev") or {}
     shown = {k: round(v, 4) for k, v in headline.items() if isinstance(v, float)}
-    print(f"{args.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
+    print(f"{config.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
 
 
-def load_run_and_file(run_dir: str, data: str):
-    """A trained run and a file in its dataset's own format, encoded with the run's vocabulary
-    (and the rows as read, for the tokens)."""
+def load_run_and_file(run_dir: str, data: str, overrides: list[str] | None = None):
+    """A trained run, and a file read as its training data was (data.* overrides aside): metrics, split, rows."""
     run = load_run(run_dir)
-    rows = read_rows(run.config, data)
-    split = run.task.encode(rows, run.vocab, run.labels, str(data), run.config.data.max_tokens, run.config.encoder.chars)
-    return run, split, rows
+    return (run, *evaluate_file(run, str(data), overrides or []))
 
 
 def cmd_evaluate(args) -> None:
-    run, split, rows = load_run_and_file(args.run, args.data)
+    run, metrics, split, rows = load_run_and_file(args.run, args.data, args.set)
     if args.explain:
         page = Path(args.explain_out or Path(args.run) / "explain.html")
         write_html(run, rows, worst_examples(run, rows, split, args.explain), page)
         print(f"{args.explain} examples with the largest loss -> {page}")
-    metrics = run.task.score(run.model, split, run.labels.labels)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     if args.json:
         write_json(args.json, {**metrics, "run": str(args.run), "data": str(args.data),
@@ -89,7 +79,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_diagnose(args) -> None:
-    run, split, _ = load_run_and_file(args.run, args.data)
+    run, _, split, _ = load_run_and_file(args.run, args.data)
     flows, gates = diagnose(run.model, split, examples=args.examples)
     out_dir = Path(args.out or Path(args.run) / "diagnostics")
     meta = {"run": str(args.run), "data": str(args.data), "examples": min(args.examples, len(split)),
@@ -130,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("recipes", help="list recipes with their dataset, head and description")
 
     train = commands.add_parser("train", help="train a recipe into a run folder")
-    train.add_argument("recipe")
+    train.add_argument("recipe", nargs="?", help="a recipe (seqtasks recipes); optional with --config")
+    train.add_argument("--config", help="a TOML file with any part of the config, or a run's config.json")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field, e.g. --set train.lr=1e-3 (repeatable)")
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
@@ -140,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a trained run on a file in the dataset's format")
     evaluate.add_argument("run")
     evaluate.add_argument("--data", required=True, help="file in the dataset's own format")
+    evaluate.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
+                          help="read the file differently from the training data, e.g. --set data.label=team")
     evaluate.add_argument("--json", help="write the metrics as one JSON object here")
     evaluate.add_argument("--explain", type=int, default=0, metavar="N",
                           help="attention runs: write an HTML page of the N examples with the largest loss")

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from seqtasks.core.errors import ConfigError
 
 
 @dataclass
 class DataConfig:
-    dataset: str = "sst2"
-    train: str = "train"  # split names as in the dataset's MANIFEST
+    dataset: str = "sst2"  # a built-in dataset; "" = your own files in train/dev (seqtasks/data/user_files.py)
+    train: str = "train"  # a split name of the dataset's MANIFEST, or (dataset "") a file, folder or Hub id
     dev: str = ""  # "" = carve a dev split from train (dev_fraction), as for trec
     dev_fraction: float = 0.1
     folds: int = 0  # > 0: k-fold cross-validation over `train` (mr, subj, cr, mpqa)
@@ -28,6 +30,14 @@ class DataConfig:
     max_tokens: int = 512  # longer inputs are an error naming file and line
     tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
     tag_column: str = "upos"  # CoNLL-U: upos or xpos
+    # your own files (dataset ""):
+    text: str = "text"  # the text column, or two comma-separated for pairs; raw text or a list of tokens
+    label: str = "label"  # the gold column: a label, a score, or (CoNLL columns) the tag column
+    columns: str = ""  # CoNLL-style column files: the columns' names, e.g. word,pos,ner (the first is the word)
+    tokenizer: str = "words"  # raw text columns: "words" (split off punctuation) or "whitespace" (pre-tokenised)
+    range: str = ""  # scores: "low,high" rescaled to [0, 1]; values outside are an error
+    format: str = ""  # "" = by file extension: csv, tsv, json/jsonl, parquet, conll, conllu, arrow (a saved folder)
+    skip_bad_rows: bool = False  # drop rows with empty or missing text (counted in a warning) instead of failing
 
 
 @dataclass
@@ -161,3 +171,35 @@ def to_dict(config: Any) -> dict:
 
 def load_config(path: Path) -> RunConfig:
     return from_dict(RunConfig, json.loads(Path(path).read_text()), where=str(path))
+
+
+def read_config_file(path: Path | str) -> dict:
+    """A TOML file (any subset of the config) or a run's config.json (all of it: the exact rerun)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        return tomllib.loads(path.read_text())
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({error})") from None
+
+
+def merge(config: Any, data: dict, where: str = "config") -> Any:
+    """Set every key of `data` (nested tables for nested dataclasses) on `config`, refusing unknown keys."""
+    hints = typing.get_type_hints(type(config))
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
+    for name, value in data.items():
+        current = getattr(config, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{name}: expected a table of keys, found {value!r}")
+            merge(current, value, f"{where}.{name}")
+        else:
+            setattr(config, name, _parse(str(value).lower() if isinstance(value, bool) else str(value),
+                                         hints[name], f"{where}.{name}") if value is not None else None)
+    return config

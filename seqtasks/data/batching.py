@@ -86,6 +86,11 @@ class EncodedPairs:
         return len(self.sides) // 2
 
     @property
+    def flat_ids(self) -> torch.Tensor:
+        """Every token id of both sides."""
+        return self.sides.flat_ids
+
+    @property
     def lengths(self) -> torch.Tensor:
         """The longer side of each pair: what a batch's padded width depends on."""
         n = len(self)

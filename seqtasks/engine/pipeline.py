@@ -8,6 +8,7 @@ Every decision that depends on the kind of task is the task's (seqtasks/tasks).
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from datasets import Dataset
 
 from seqtasks.core.checkpoint import load_weights, write_json
 from seqtasks.core.config import RunConfig, to_dict
+from seqtasks.core.errors import ConfigError
 from seqtasks.data.readers import read_file
-from seqtasks.data.resolve import dataset_source, resolve_split
+from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
 from seqtasks.data.splits import carve_dev, kfold
 from seqtasks.data.tagging import convert_scheme
+from seqtasks.data.user_files import Gold, parse_range, read_user_file
 from seqtasks.data.vectors import init_embedding, load_vectors
 from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.engine.provenance import write_record
@@ -37,21 +40,36 @@ class Part:
     rows: Dataset
     source: str
     record: dict
+    tokenizer: str = "whitespace"  # how raw text is split at predict time: "whitespace" or "words"
 
 
-def read_rows(config: RunConfig, path: Path | str) -> Dataset:
-    """A file in the dataset's own format, with tags converted to the run's scheme."""
-    data = config.data
-    rows = read_file(dataset_source(data.dataset).reader, path, tag_column=data.tag_column)
-    return convert_scheme(rows, data.tag_scheme)
+def read_rows(config: RunConfig, path: Path | str) -> tuple[Dataset, str]:
+    """(rows, tokenizer) of a file: a built-in dataset's own format, or (data.dataset "") a user's
+    file with the columns data.text/data.label name; tags converted to the run's scheme."""
+    data, task = config.data, get_task(config.task)
+    if data.dataset:
+        rows = read_file(dataset_source(data.dataset).reader, path, tag_column=data.tag_column)
+        tokenizer = "words" if task.pair else "whitespace"
+    else:
+        rows, tokenizer = read_user_file(str(path), data, task.pair, Gold(task.gold, parse_range(data.range)))
+    return convert_scheme(rows, data.tag_scheme), tokenizer
 
 
 def read_split(config: RunConfig, split: str) -> Part:
-    resolved = resolve_split(config.data.dataset, split)
-    rows = read_rows(config, resolved.path)
-    record = {"split": split, "path": str(resolved.path), "sha256": resolved.sha256, "origin": resolved.origin,
-              "examples": len(rows)}
-    return Part(rows, str(resolved.path), record)
+    """A built-in dataset's split by name, or (data.dataset "") the user's file, folder or Hub id."""
+    if config.data.dataset:
+        resolved = resolve_split(config.data.dataset, split)
+        path, sha256, origin = resolved.path, resolved.sha256, resolved.origin
+    else:
+        if not split:
+            raise ConfigError("data.train: name your training file, e.g. --set data.train=tickets.csv "
+                              "(or --set data.dataset=NAME for a built-in dataset)")
+        path, origin = split, "hub"
+        sha256 = file_sha256(Path(split)) if Path(split).is_file() else ""
+        origin = "file" if Path(split).exists() else origin
+    rows, tokenizer = read_rows(config, path)
+    record = {"split": split, "path": str(path), "sha256": sha256, "origin": origin, "examples": len(rows)}
+    return Part(rows, str(path), record, tokenizer)
 
 
 def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Part]:
@@ -59,16 +77,16 @@ def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Par
     lines = list(dev_rows["line"])
     dev_record = {"carved_from": part.record["split"], "fraction": fraction, "seed": seed, "examples": len(lines),
                   "lines": lines}
-    return (Part(train_rows, part.source, {**part.record, "examples": len(train_rows)}),
-            Part(dev_rows, part.source, dev_record))
+    return (Part(train_rows, part.source, {**part.record, "examples": len(train_rows)}, part.tokenizer),
+            Part(dev_rows, part.source, dev_record, part.tokenizer))
 
 
-def build_vocab(task: Task, rows: Dataset, config: RunConfig) -> Vocab:
+def build_vocab(task: Task, rows: Dataset, config: RunConfig, tokenizer: str = "") -> Vocab:
     """From every sentence of the training rows, then the vectors' most frequent words
     (encoder.vectors_vocab). Pair files hold raw text, so the vocabulary remembers to split raw
     text into words the same way."""
     data, encoder = config.data, config.encoder
-    tokenizer = "words" if task.pair else "whitespace"
+    tokenizer = tokenizer or ("words" if task.pair else "whitespace")
     vocab = Vocab.build(task.sentences(rows), min_freq=data.min_freq, lowercase=data.lowercase, tokenizer=tokenizer)
     if encoder.vectors and encoder.vectors_vocab:
         vocab = vocab.extend(load_vectors(encoder.vectors).words[: encoder.vectors_vocab])
@@ -100,19 +118,20 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
     """Train one model, select it on dev, score it (and a held-out part), write metrics.json."""
     task = get_task(config.task)
     task.head_class(config.head)  # a wrong head or head option fails before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     torch.manual_seed(config.train.seed)
     data = config.data
-    vocab = build_vocab(task, train_part.rows, config)
+    vocab = build_vocab(task, train_part.rows, config, train_part.tokenizer)
     labels = LabelSet.build(task.label_values(train_part.rows))
-    save_run_inputs(run_dir, config, vocab, labels)
 
     def encode(part: Part):
         return task.encode(part.rows, vocab, labels, part.source, data.max_tokens, config.encoder.chars)
 
-    train_split, dev_split = encode(train_part), encode(dev_part)
+    train_split, dev_split = encode(train_part), encode(dev_part)  # checks labels and lengths
+    summary = data_summary(task, train_part, train_split, dev_split)
+    run_dir.mkdir(parents=True, exist_ok=True)  # nothing is written before the data has been read and checked
+    save_run_inputs(run_dir, config, vocab, labels)
     model = task.build_model(config, len(vocab), labels.labels)
     vectors = attach_vectors(model, vocab, config)
     model.to(device)
@@ -125,8 +144,8 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
 
     metric = task.selection_metric(labels.labels)
     state, dev = train_best(model, train_split, dev_split, config, run_dir, score, metric, resume, device)
-    results = {"task": config.task, "dataset": data.dataset, "dev": dev, "selected_on": f"dev {metric}",
-               "best_epoch": state.best_epoch, "epochs_run": state.epoch,
+    results = {"task": config.task, "dataset": data.dataset, "data_summary": summary, "dev": dev,
+               "selected_on": f"dev {metric}", "best_epoch": state.best_epoch, "epochs_run": state.epoch,
                "train_seconds": round(sum(r["train_seconds"] for r in state.history), 1),
                "parameters": parameters, "vectors": vectors}
     data_files = {"train": train_part.record, "dev": dev_part.record}
@@ -134,6 +153,20 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
         results["heldout"] = score(model, encode(heldout))
         data_files["heldout"] = heldout.record
     return write_record(run_dir / "metrics.json", results, config, config.train.seed, data_files)
+
+
+def data_summary(task: Task, train_part: Part, train_split, dev_split) -> dict:
+    """What a user should see before trusting a run: rows read, label counts, how much of dev the
+    vocabulary does not know, and the longest sequence. Printed, and kept in metrics.json."""
+    summary = {"train_rows": len(train_split), "dev_rows": len(dev_split),
+               "label_counts": dict(Counter(task.label_values(train_part.rows)).most_common()),
+               "dev_unknown_token_share": round(float((dev_split.flat_ids == 1).float().mean()), 4),
+               "longest_sequence": int(max(train_split.lengths.max(), dev_split.lengths.max()))}
+    counts = ", ".join(f"{k} {v}" for k, v in list(summary["label_counts"].items())[:8])
+    print(f"data: {summary['train_rows']} train / {summary['dev_rows']} dev rows; labels: {counts or 'scores'}; "
+          f"{summary['dev_unknown_token_share']:.1%} of dev tokens unknown to the vocabulary; "
+          f"longest sequence {summary['longest_sequence']} tokens")
+    return summary
 
 
 def run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
@@ -158,9 +191,10 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
 
         def fold(k=k, train_rows=train_rows, test_rows=test_rows, fold_dir=fold_dir) -> dict:
             print(f"fold {k}/{config.data.folds}")
-            rest = Part(full.rows.select(train_rows), full.source, {**full.record, "fold": k, "role": "train+dev"})
+            rest = Part(full.rows.select(train_rows), full.source, {**full.record, "fold": k, "role": "train+dev"},
+                        full.tokenizer)
             heldout = Part(full.rows.select(test_rows), full.source, {**full.record, "fold": k, "role": "heldout",
-                                                                      "examples": len(test_rows)})
+                                                                      "examples": len(test_rows)}, full.tokenizer)
             train_part, dev_part = carve(rest, config.data.dev_fraction, config.train.seed, task)
             return fit(config, fold_dir, train_part, dev_part, heldout, resume=resume)
 
