@@ -11,6 +11,7 @@ from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config
 from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import ConfigError
 from seqtasks.core.errors import SeqtasksError
+from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
 from seqtasks.engine.run import load_run
 from seqtasks.experiments.bench import run_bench, table
@@ -22,7 +23,7 @@ from seqtasks.tools.explain import (
     worst_examples,
     write_html,
 )
-from seqtasks.tools.predict import predict_lines
+from seqtasks.tools.predict import predict_lines, write_csv_predictions
 
 
 def cmd_recipes(args) -> None:
@@ -91,8 +92,12 @@ def cmd_diagnose(args) -> None:
 
 def cmd_predict(args) -> None:
     run = load_run(args.run)
-    for record in predict_lines(run, sys.stdin, args.batch_size):
-        print(json.dumps(record), flush=False)
+    lines = (decode_line(raw) for raw in sys.stdin.buffer)  # any bytes in, valid UTF-8 JSON out
+    if args.format == "csv":
+        write_csv_predictions(run, lines, sys.stdout, args.batch_size)
+        return
+    for record in predict_lines(run, lines, args.batch_size):
+        print(json.dumps(record, ensure_ascii=False), flush=False)
     sys.stdout.flush()
 
 
@@ -147,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="text lines on stdin (pairs: tab-separated) -> one JSON line each")
     predict.add_argument("run")
     predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--format", default="lines", choices=["lines", "csv"],
+                         help="lines: one text per line (pairs tab-separated), JSON lines out; csv: a CSV with the "
+                              "run's text columns in, the same CSV with prediction columns added out")
 
     explain = commands.add_parser("explain", help="each token of a text with its attention weight")
     explain.add_argument("run")

@@ -47,7 +47,8 @@ def test_evaluate_rejects_labels_outside_the_label_set(run_dir, data_dir, capsys
 
 
 def test_predict_writes_one_json_line_per_input(run_dir, monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous , witty film\n\nboring\n" + "word " * 600 + "\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
+        ("a gorgeous , witty film\n\nboring\n" + "word " * 600 + "\n").encode())))
     assert main(["predict", str(run_dir)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 4 and records[3]["error"] == "600 tokens, more than data.max_tokens=512"
@@ -125,7 +126,8 @@ def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys
     torch.testing.assert_close(model.similarity(texts, texts), torch.ones(2))
 
     capsys.readouterr()
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"{texts[0]}\t{texts[1]}\nno tab here\n{texts[0]}\t \n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
+        f"{texts[0]}\t{texts[1]}\nno tab here\n{texts[0]}\t \n".encode())))
     assert main(["predict", str(out)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 3 and "tab-separated" in records[1]["error"] and "text b: empty" in records[2]["error"]

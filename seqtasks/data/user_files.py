@@ -5,6 +5,7 @@ way in: every problem is one error naming the file, the row or line, and what wa
 """
 from __future__ import annotations
 
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from datasets import Dataset
 
 from seqtasks.core.config import DataConfig
 from seqtasks.core.errors import ConfigError, DataFormatError, DataNotFoundError
+from seqtasks.data.files import decode_line, read_bytes
 from seqtasks.data.tagging import read_conllu, sentence_blocks
 from seqtasks.data.text import TOKENIZERS, tokenize
 
@@ -60,13 +62,31 @@ def load_table(spec: str, data: DataConfig) -> tuple[Dataset, str, int]:
     builder, options = LOADERS["." + fmt]
     if path.stat().st_size == 0:
         raise DataFormatError(path, 1, "the file is empty")
+    readable = path if builder == "parquet" else utf8_copy(path)
     try:
-        table = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+        table = datasets.load_dataset(builder, data_files=str(readable), split="train", **options)
     except Exception as error:  # the loaders raise many types; all mean "could not parse this file"
         if "corresponds to no data" in str(error):  # a header and nothing else
             raise DataFormatError(path, 2 if builder == "csv" else 1, "no rows") from error
         raise DataFormatError(path, 1, f"could not be read as {fmt} ({type(error).__name__}: {error})") from error
     return table, str(path), 2 if builder == "csv" else 1
+
+
+def utf8_copy(path: Path) -> Path:
+    """The file itself when it is UTF-8; otherwise a UTF-8 copy decoded line by line as the built-in
+    readers do (Windows-1252, else latin-1), with one warning that says so."""
+    raw = read_bytes(path)
+    try:
+        raw.decode("utf-8")
+        return path
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+    warnings.warn(f"{path}:{line}: not UTF-8; the file is decoded line by line as Windows-1252 (latin-1 where "
+                  f"that fails)", stacklevel=3)
+    text = "\n".join(decode_line(part) for part in raw.split(b"\n"))
+    copy = Path(tempfile.mkdtemp(prefix="seqtasks-")) / path.name.removesuffix(".gz")
+    copy.write_text(text, encoding="utf-8")
+    return copy
 
 
 def load_hub(name: str) -> Dataset:

@@ -9,7 +9,9 @@ from typing import ClassVar
 import torch
 
 from heads import TaggingHead
+from heads.crf import allowed_transitions
 from heads.tagging import tag_scheme
+from seqtasks.core.errors import DataFormatError
 from seqtasks.data.tagging import bioes_to_bio
 from seqtasks.tasks.base import Task
 from seqtasks.tasks.inference import run_batches
@@ -38,7 +40,9 @@ class TokenClassification(Task):
         tags = list(rows[self.gold])
         values = [tag for sentence in tags for tag in sentence]
         lines = [line for line, sentence in zip(rows["line"], tags) for _ in sentence]
-        return torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
+        ids = torch.tensor(labels.encode(values, where=source, lines=lines), dtype=torch.long)
+        check_scheme(ids, torch.tensor([len(t) for t in tags]), labels.labels, source, list(rows["line"]))
+        return ids
 
     def selection_metric(self, labels) -> str:
         return "f1" if tag_scheme(labels) else "accuracy"
@@ -66,3 +70,26 @@ class TokenClassification(Task):
 
     def record(self, texts, tokens, predictions, row, labels) -> dict:
         return {"text": texts[0], "tokens": tokens[0], "tags": [labels[i] for i in predictions[row]]}
+
+
+def check_scheme(ids: torch.Tensor, lengths: torch.Tensor, labels: list[str], source: str, lines: list[int]) -> None:
+    """Entity tags (BIO/BIOES, read off the tag names) must form valid sequences: a CRF forbids the
+    other moves, so one invalid gold sentence would train on an impossible path."""
+    scheme = tag_scheme(labels)
+    if not scheme:
+        return
+    allowed, start, end = allowed_transitions(labels, scheme)
+    firsts = torch.cumsum(lengths, 0) - lengths
+    lasts = firsts + lengths - 1
+    is_first = torch.zeros(len(ids), dtype=torch.bool)
+    is_first[firsts] = True
+    ok = torch.where(is_first, start[ids], allowed[ids.roll(1), ids])
+    ok[lasts] &= end[ids[lasts]]
+    if bool(ok.all()):
+        return
+    bad = int((~ok).nonzero()[0])
+    row = int(torch.searchsorted(firsts, bad, right=True)) - 1
+    previous = "the start" if bad == int(firsts[row]) else labels[int(ids[bad - 1])]
+    raise DataFormatError(source, lines[row], f"tag {labels[int(ids[bad])]!r} after {previous} (token "
+                                              f"{bad - int(firsts[row]) + 1}) is not valid {scheme}; if the file "
+                                              f"is IOB1, set data.tag_scheme=BIO or BIOES to convert it")

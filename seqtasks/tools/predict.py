@@ -2,11 +2,14 @@
 pair task two tab-separated texts per line. What a record holds is the task's (seqtasks/tasks)."""
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import TextIO
 
 from datasets import Dataset
 
+from seqtasks.core.errors import DataFormatError
 from seqtasks.engine.run import LoadedRun
 
 
@@ -45,3 +48,37 @@ def row_error(sides: list[list[str]], pair: bool, limit: int) -> str | None:
         if error:
             return f"text {side}: {error}" if pair else error
     return None
+
+
+def write_csv_predictions(run: LoadedRun, lines: Iterable[str], out: TextIO, batch_size: int = 256) -> None:
+    """A CSV with the run's text columns (data.text) in; the same rows with the prediction's columns
+    added out (label and its probability, score, tags joined by spaces, cosine)."""
+    reader = csv.DictReader(lines)
+    columns = [c.strip() for c in run.config.data.text.split(",")]
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataFormatError("stdin", 1, f"no column {missing[0]!r}; the columns are: {', '.join(reader.fieldnames or [])}")
+    rows = list(reader)
+    texts = ["\t".join((row[c] or "").replace("\t", " ") for c in columns) for row in rows]
+    records = list(predict_lines(run, texts, batch_size))
+    added = list(dict.fromkeys(k for record in records for k in flat(record)))
+    writer = csv.DictWriter(out, fieldnames=[*reader.fieldnames, *added])
+    writer.writeheader()
+    for row, record in zip(rows, records):
+        writer.writerow({**row, **flat(record)})
+
+
+def flat(record: dict) -> dict:
+    """A predict record as CSV cells: the texts dropped (they are the input), lists joined, the
+    probability of the chosen label kept from the distribution."""
+    cells = {}
+    for key, value in record.items():
+        if key in {"text", "a", "b", "tokens"}:
+            continue
+        if key == "probabilities":
+            cells["probability"] = value[record["label"]]
+        elif isinstance(value, list):
+            cells[key] = " ".join(map(str, value))
+        else:
+            cells[key] = value
+    return cells

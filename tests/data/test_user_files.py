@@ -1,6 +1,7 @@
 """Your own data: slices of the shared datasets converted to every supported format read back as the
 built-in readers read them, train/evaluate/predict round trips per task kind, and one test per bad input."""
 import csv
+import io
 import json
 
 import pytest
@@ -95,7 +96,7 @@ def test_train_evaluate_predict_round_trip_for_every_task_kind(recipe, columns, 
     capsys.readouterr()
     assert main(["evaluate", str(out), "--data", str(path)]) == 0
     assert "n=" in capsys.readouterr().out
-    monkeypatch.setattr("sys.stdin", [line + "\n"])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
     assert main(["predict", str(out)]) == 0
     assert record_keys <= set(json.loads(capsys.readouterr().out))
 
@@ -195,3 +196,55 @@ def test_a_toml_config_trains_and_a_runs_config_json_reruns_it_exactly(sst2, tmp
     assert first.metrics["dev"] == again.metrics["dev"]
     assert first.evaluate(path)["n"] == ROWS
     assert first.predict(["a fine film"])[0]["label"] in {"0", "1"}
+
+
+def test_non_utf8_is_decoded_once_with_a_warning_and_predict_writes_valid_utf8(sst2, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "latin.csv"
+    rows = [[" ".join(t), label] for t, label in zip(sst2["tokens"], sst2["label"])]
+    rows[5][0] = "un film na\xefve au caf\xe9"
+    path.write_bytes(("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in rows)).encode("cp1252"))
+    with pytest.warns(UserWarning, match=r"latin.csv:7: not UTF-8; the file is decoded line by line as Windows-1252"):
+        read, _ = read_user_file(str(path), DataConfig(dataset=""), False, LABEL)
+    assert read["tokens"][5] == ["un", "film", "naïve", "au", "café"]
+    out = tmp_path / "run"
+    assert main(["train", "text-classification", "--out", str(out), f"--set=data.train={path}", *SMOKE]) == 0
+    capsys.readouterr()
+
+    class Stdin:
+        buffer = [b"caf\xe9 na\xefve\n", "été\n".encode()]
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert main(["predict", str(out)]) == 0
+    texts = [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()]
+    assert texts == ["café naïve", "été"]
+
+
+def test_predict_csv_adds_prediction_columns_to_the_input_rows(sst2, tmp_path, monkeypatch, capsys):
+    path = write_csv(tmp_path / "t.csv", ["body", "team"], zip([" ".join(t) for t in sst2["tokens"]], sst2["label"]))
+    out = tmp_path / "run"
+    assert main(["train", "text-classification", "--out", str(out), f"--set=data.train={path}",
+                 "--set=data.text=body", "--set=data.label=team", *SMOKE]) == 0
+    capsys.readouterr()
+
+    class Stdin:
+        buffer = [b"id,body\n", b"7,a fine film\n", b'8,"a dull, dull film"\n']
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert main(["predict", str(out), "--format", "csv"]) == 0
+    written = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [r["id"] for r in written] == ["7", "8"] and written[1]["body"] == "a dull, dull film"
+    assert {r["label"] for r in written} <= {"0", "1"} and 0.5 <= float(written[0]["probability"]) <= 1
+
+
+def test_a_gold_tag_sequence_invalid_for_its_scheme_names_the_sentence(tmp_path):
+    from seqtasks.data.vocab import LabelSet
+    from seqtasks.tasks import get_task
+
+    path = tmp_path / "t.conll"
+    path.write_text("Ann B-PER\nLee I-PER\n\nin O\nParis I-LOC\n")
+    rows, _ = read_user_file(str(path), DataConfig(dataset="", columns="word,ner", label="ner"), False, Gold("tags"))
+    task = get_task("token-classification")
+    labels = LabelSet.build(task.label_values(rows))
+    with pytest.raises(DataFormatError, match=r"t.conll:4: tag 'I-LOC' after O \(token 2\) is not valid BIO; if the "
+                                              r"file is IOB1, set data.tag_scheme=BIO"):
+        task.encode(rows, Vocab.build(rows["tokens"]), labels, str(path))
