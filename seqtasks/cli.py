@@ -15,6 +15,7 @@ from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
 from seqtasks.engine.run import load_run
 from seqtasks.experiments.bench import run_bench, table
+from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
     explain_text,
@@ -110,7 +111,15 @@ def cmd_explain(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    log = lambda line: print(line, file=sys.stderr)
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    if args.data:
+        result = run_data_bench(args.rows, Path(args.data_dir), log)
+        print(data_table(result))
+        if args.json:
+            write_json(args.json, result)
+        return
     results = run_bench(load_recipe(args.recipe).Config(), args.set, quick=args.quick, device=args.device,
                         amp=args.amp, log=log)
     print(table(results))
@@ -169,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bench.add_argument("--amp", default="", choices=["", "bf16", "fp16"], help="autocast dtype (cuda)")
     bench.add_argument("--json", help="write every measurement as one JSON object here")
+    bench.add_argument("--data", action="store_true",
+                       help="instead: read, count and encode a generated CSV of --rows rows (your-own-data speed)")
+    bench.add_argument("--rows", type=int, default=1_000_000, help="rows of the --data CSV")
+    bench.add_argument("--data-dir", default="runs/bench-data", help="where the --data CSV is written (kept)")
     return parser
 
 

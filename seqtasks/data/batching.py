@@ -6,15 +6,16 @@ epoch. Length-bucketed batches keep padding small; the encoder packs them anyway
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
+import pyarrow as pa
 import torch
 from datasets import Dataset
 
 from seqtasks.core.errors import DataFormatError
-from seqtasks.data.chars import WordChars, chars_for, number_forms, spell
+from seqtasks.data.arrow_tokens import flat_tokens, number_forms, token_ids, token_lists
+from seqtasks.data.chars import WordChars, chars_for, spell
 from seqtasks.data.vocab import Vocab
 
 
@@ -105,39 +106,38 @@ class EncodedPairs:
 
 def encode_pairs(dataset: Dataset, vocab: Vocab, source: str, max_tokens: int, chars: bool) -> EncodedPairs:
     """Rows with `tokens` and `tokens_b` -> both sides as one split of 2N rows; gold is the task's to add."""
-    lines = list(dataset["line"])
-    sides = Dataset.from_dict({"tokens": list(dataset["tokens"]) + list(dataset["tokens_b"]), "line": lines * 2})
-    return EncodedPairs(encode_split(sides, vocab, source, max_tokens, chars), None)
+    both = pa.concat_arrays([token_lists(dataset, "tokens"), token_lists(dataset, "tokens_b")])
+    lines = lambda: list(dataset["line"]) * 2
+    return EncodedPairs(encode_lists(both, lines, vocab, source, max_tokens, chars), None)
 
 
 def encode_split(dataset: Dataset, vocab: Vocab, source: str = "data", max_tokens: int = 0,
                  chars: bool = False) -> EncodedSplit:
-    """The `tokens` column -> ids once, via datasets.map; `chars` also numbers the word forms and
-    spells each once. Gold values are the task's to add (seqtasks/tasks)."""
-    ids = dataset.map(
-        lambda rows: {"token_ids": [vocab.encode(tokens) for tokens in rows["tokens"]]},
-        batched=True,
-        remove_columns=dataset.column_names,
-        keep_in_memory=True,
-    )
-    column = ids.data.column("token_ids").combine_chunks()
-    offsets = torch.from_numpy(np.array(column.offsets, dtype=np.int64))
-    offsets = offsets - offsets[0]
-    flat_ids = torch.from_numpy(np.array(column.flatten(), dtype=np.int64))
-    lengths = offsets[1:] - offsets[:-1]
-    check_lengths(lengths, dataset, source, max_tokens)
+    """The `tokens` column -> ids once; `chars` also numbers the word forms and spells each once.
+    Gold values are the task's to add (seqtasks/tasks)."""
+    return encode_lists(token_lists(dataset), lambda: list(dataset["line"]), vocab, source, max_tokens, chars)
+
+
+def encode_lists(lists: pa.ListArray, lines: Callable[[], list[int]], vocab: Vocab, source: str, max_tokens: int,
+                 chars: bool) -> EncodedSplit:
+    """Token lists -> flat ids + offsets, in Arrow's kernels (seqtasks/data/arrow_tokens.py). `lines`
+    gives each row's source line, asked for only to name a bad row."""
+    tokens, offsets = flat_tokens(lists)
+    flat_ids = torch.from_numpy(token_ids(tokens, vocab.tokens, vocab.lowercase))
+    offsets = torch.from_numpy(offsets)
+    check_lengths(offsets[1:] - offsets[:-1], lines, source, max_tokens)
     forms = spellings = None
     if chars:
-        flat_forms, distinct = number_forms(list(dataset["tokens"]))
-        forms, spellings = torch.tensor(flat_forms, dtype=torch.long), spell(distinct)
+        flat_forms, distinct = number_forms(tokens)
+        forms, spellings = torch.from_numpy(flat_forms), spell(distinct)
     return EncodedSplit(flat_ids, offsets, None, False, forms, spellings)
 
 
-def check_lengths(lengths: torch.Tensor, dataset: Dataset, source: str, max_tokens: int) -> None:
+def check_lengths(lengths: torch.Tensor, lines: Callable[[], list[int]], source: str, max_tokens: int) -> None:
     bad = (lengths == 0) | ((lengths > max_tokens) if max_tokens else torch.zeros_like(lengths, dtype=torch.bool))
     if bad.any():
         row = int(bad.nonzero()[0])
-        line = dataset[row]["line"]
+        line = lines()[row]
         found = int(lengths[row])
         what = "an empty sequence" if found == 0 else f"{found} tokens, more than data.max_tokens={max_tokens}"
         raise DataFormatError(source, line, what)

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset
 
 from seqtasks.core.config import DataConfig
@@ -122,32 +125,40 @@ def rows_from_table(table: Dataset, source: str, first_line: int, data: DataConf
         raise DataFormatError(source, first_line, "no rows")
     if data.tokenizer not in TOKENIZERS:
         raise ConfigError(f"data.tokenizer={data.tokenizer!r}: expected one of {', '.join(TOKENIZERS)}")
-    sides = [tokens_of(table[c], data.tokenizer) for c in text_columns]
-    lines = list(range(first_line, first_line + len(table)))
-    bad = [i for i in range(len(table)) if any(not side[i] for side in sides)]
-    keep = list(range(len(table)))
-    if bad:
-        where = ", ".join(str(lines[i]) for i in bad[:5])
+    arrow = table.with_format("arrow")
+    sides = [tokenized(arrow[c], data.tokenizer) for c in text_columns]
+    lines = np.arange(first_line, first_line + len(table))
+    empty = np.zeros(len(table), dtype=bool)
+    for side in sides:
+        empty |= np.asarray(pc.fill_null(pc.list_value_length(side), 0)) == 0
+    bad = np.flatnonzero(empty)
+    if len(bad):
+        where = ", ".join(str(lines[i]) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
         if not data.skip_bad_rows:
-            raise DataFormatError(source, lines[bad[0]], f"{len(bad)} rows with empty or missing text (lines {where}"
-                                  f"{' ...' if len(bad) > 5 else ''}); fix them or set data.skip_bad_rows=true")
-        warnings.warn(f"{source}: skipped {len(bad)} rows with empty or missing text (lines {where}"
-                      f"{' ...' if len(bad) > 5 else ''})", stacklevel=2)
-        dropped = set(bad)
-        keep = [i for i in keep if i not in dropped]
-    values = gold_values(list(table[data.label]), [lines[i] for i in range(len(table))], source, data.label, gold)
-    columns = {"tokens": [sides[0][i] for i in keep], "line": [lines[i] for i in keep],
-               gold.kind: [values[i] for i in keep]}
+            raise DataFormatError(source, int(lines[bad[0]]), f"{len(bad)} rows with empty or missing text (lines "
+                                  f"{where}); fix them or set data.skip_bad_rows=true")
+        warnings.warn(f"{source}: skipped {len(bad)} rows with empty or missing text (lines {where})", stacklevel=2)
+    keep = np.flatnonzero(~empty)
+    values = gold_values(list(table[data.label]), lines.tolist(), source, data.label, gold)
+    columns = {"tokens": sides[0].take(keep), "line": pa.array(lines[keep]),
+               gold.kind: pa.array([values[i] for i in keep])}
     if pair:
-        columns["tokens_b"] = [sides[1][i] for i in keep]
-    raw = any(isinstance(v, str) for v in table[text_columns[0]][:100])
-    return Dataset.from_dict(columns), data.tokenizer if raw else "whitespace"
+        columns["tokens_b"] = sides[1].take(keep)
+    raw = pa.types.is_string(arrow[text_columns[0]].type) or pa.types.is_large_string(arrow[text_columns[0]].type)
+    return Dataset(pa.table(columns)), data.tokenizer if raw else "whitespace"
 
 
-def tokens_of(column, tokenizer: str) -> list[list[str]]:
-    """Raw text is split by the tokenizer; a list is taken as the tokens; missing is empty."""
-    return [tokenize(v, tokenizer) if isinstance(v, str) else [str(t) for t in v] if isinstance(v, list) else []
-            for v in column]
+def tokenized(column: pa.Array | pa.ChunkedArray, tokenizer: str, batch: int = 50_000) -> pa.ListArray:
+    """A text column as token lists: raw text split by the tokenizer a batch of rows at a time (no
+    Python list of every token of the file), a list column taken as the tokens; missing is empty."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return pc.fill_null(column, pa.scalar([], column.type)).cast(pa.list_(pa.string()))
+    parts = [pa.array([tokenize(text, tokenizer) if text else [] for text in column.slice(start, batch).to_pylist()],
+                      type=pa.list_(pa.string()))
+             for start in range(0, len(column), batch)]
+    return pa.concat_arrays(parts) if parts else pa.array([], type=pa.list_(pa.string()))
 
 
 def gold_values(values: list, lines: list[int], source: str, column: str, gold: Gold) -> list:

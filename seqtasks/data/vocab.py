@@ -34,6 +34,12 @@ class Vocab:
     def build(cls, sentences: Iterable[Sequence[str]], min_freq: int = 1, lowercase: bool = True,
               tokenizer: str = "whitespace") -> Vocab:
         counts = Counter(t.lower() if lowercase else t for sentence in sentences for t in sentence)
+        return cls.from_counts(counts, min_freq, lowercase, tokenizer)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int = 1, lowercase: bool = True,
+                    tokenizer: str = "whitespace") -> Vocab:
+        """Most frequent first, ties in code-point order, so the same counts always give the same ids."""
         kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
         return cls([PAD, UNK, *kept], lowercase=lowercase, tokenizer=tokenizer)
 

@@ -18,6 +18,7 @@ from datasets import Dataset
 from seqtasks.core.checkpoint import load_weights, write_json
 from seqtasks.core.config import RunConfig, to_dict
 from seqtasks.core.errors import ConfigError
+from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
 from seqtasks.data.splits import carve_dev, kfold
@@ -87,7 +88,8 @@ def build_vocab(task: Task, rows: Dataset, config: RunConfig, tokenizer: str = "
     text into words the same way."""
     data, encoder = config.data, config.encoder
     tokenizer = tokenizer or ("words" if task.pair else "whitespace")
-    vocab = Vocab.build(task.sentences(rows), min_freq=data.min_freq, lowercase=data.lowercase, tokenizer=tokenizer)
+    counts = count_tokens([token_lists(rows, column) for column in task.text_columns], data.lowercase)
+    vocab = Vocab.from_counts(counts, min_freq=data.min_freq, lowercase=data.lowercase, tokenizer=tokenizer)
     if encoder.vectors and encoder.vectors_vocab:
         vocab = vocab.extend(load_vectors(encoder.vectors).words[: encoder.vectors_vocab])
     return vocab

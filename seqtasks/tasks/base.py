@@ -60,10 +60,10 @@ class Task:
         return model
 
     # -- data ------------------------------------------------------------------------------------
-    def sentences(self, rows: Dataset) -> list[list[str]]:
-        """Every token list of the rows (both sides of pairs): what a vocabulary is built from."""
-        sentences = list(rows["tokens"])
-        return sentences + list(rows["tokens_b"]) if self.pair else sentences
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """The token-list columns of a row (both sides of pairs): what a vocabulary is built from."""
+        return ("tokens", "tokens_b") if self.pair else ("tokens",)
 
     def label_values(self, rows: Dataset) -> list[str]:
         """Every gold label, for the label set (one per row; tagging overrides)."""

@@ -45,7 +45,7 @@ def build(task, head, pooling, options):
                        encoder=EncoderConfig(embedding_dim=5, hidden_size=4, dropout=0.0, vectors="", chars=True,
                                              char_features=3),
                        head=HeadConfig(name=head, dropout=0.0, **head_options, **options), train=TrainConfig())
-    vocab = Vocab.build(task.sentences(rows))
+    vocab = Vocab.build([t for c in task.text_columns for t in rows[c]])
     labels = LabelSet.build(task.label_values(rows))
     torch.manual_seed(0)
     model = task.build_model(config, len(vocab), labels.labels)
