@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from recipes import RECIPES, load_recipe
 from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config
 from seqtasks.core.checkpoint import write_json
-from seqtasks.core.config import ConfigError
+from seqtasks.core.config import ConfigError, RunConfig
 from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
+from seqtasks.engine.distributed import resolve_device
 from seqtasks.engine.run import load_run
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
@@ -42,6 +44,8 @@ def cmd_recipes(args) -> None:
 
 
 def cmd_train(args) -> None:
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 speaks for the run
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     if args.resume:
         if args.set or args.config:
             raise ConfigError("--resume continues the saved config.json; it takes no --set or --config")
@@ -55,21 +59,28 @@ def cmd_train(args) -> None:
             raise ConfigError("name a recipe (seqtasks recipes lists them) or a config file with --config")
         module, config = resolve_config(args.recipe, args.config, args.set)
         run_dir = Path(args.out or Path("runs") / config.recipe)
-        prepare_run_dir(run_dir, resume=False, overwrite=args.overwrite)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 alone owns the folder
+            prepare_run_dir(run_dir, resume=False, overwrite=args.overwrite)
+    if isinstance(config, RunConfig):  # the sweeps (long-range, compare-pooling) set their runs' devices themselves
+        config.train.device = args.device if args.device is not None else config.train.device
+        config.train.amp = args.amp if args.amp is not None else config.train.amp
+        print(f"device: {resolve_device(config.train.device)}{', ' + config.train.amp if config.train.amp else ''}")
     record = module.main(config, run_dir, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     headline = record.get("cv") or record.get("dev") or {}
     shown = {k: round(v, 4) for k, v in headline.items() if isinstance(v, float)}
     print(f"{config.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
 
 
-def load_run_and_file(run_dir: str, data: str, overrides: list[str] | None = None):
+def load_run_and_file(run_dir: str, data: str, overrides: list[str] | None = None, device: str = ""):
     """A trained run, and a file read as its training data was (data.* overrides aside): metrics, split, rows."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, map_location=str(resolve_device(device)))
     return (run, *evaluate_file(run, str(data), overrides or []))
 
 
 def cmd_evaluate(args) -> None:
-    run, metrics, split, rows = load_run_and_file(args.run, args.data, args.set)
+    run, metrics, split, rows = load_run_and_file(args.run, args.data, args.set, args.device)
     if args.explain:
         page = Path(args.explain_out or Path(args.run) / "explain.html")
         write_html(run, rows, worst_examples(run, rows, split, args.explain), page)
@@ -81,7 +92,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_diagnose(args) -> None:
-    run, _, split, _ = load_run_and_file(args.run, args.data)
+    run, _, split, _ = load_run_and_file(args.run, args.data, device=args.device)
     flows, gates = diagnose(run.model, split, examples=args.examples)
     out_dir = Path(args.out or Path(args.run) / "diagnostics")
     meta = {"run": str(args.run), "data": str(args.data), "examples": min(args.examples, len(split)),
@@ -92,7 +103,7 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    run = load_run(args.run)
+    run = load_run(args.run, map_location=str(resolve_device(args.device)))
     lines = (decode_line(raw) for raw in sys.stdin.buffer)  # any bytes in, valid UTF-8 JSON out
     if args.format == "csv":
         write_csv_predictions(run, lines, sys.stdout, args.batch_size)
@@ -103,7 +114,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_explain(args) -> None:
-    explanation = explain_text(load_run(args.run), args.text)
+    explanation = explain_text(load_run(args.run, map_location=str(resolve_device(args.device))), args.text)
     print("\n".join(weight_lines(explanation)))
     if args.png:
         heatmap(explanation, Path(args.png))
@@ -141,9 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in its folder")
     train.add_argument("--overwrite", action="store_true", help="train into a folder that already holds a run")
+    train.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    train.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision on GPU (fp16 with a gradient scaler)")
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a file in the dataset's format")
     evaluate.add_argument("run")
+    evaluate.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
     evaluate.add_argument("--data", required=True, help="file in the dataset's own format")
     evaluate.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
                           help="read the file differently from the training data, e.g. --set data.label=team")
@@ -154,12 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     diagnose = commands.add_parser("diagnose", help="gradient flow through time and gate statistics of a run")
     diagnose.add_argument("run")
+    diagnose.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
     diagnose.add_argument("--data", required=True, help="file in the dataset's own format")
     diagnose.add_argument("--examples", type=int, default=128, help="rows probed (one batch)")
     diagnose.add_argument("--out", help="output folder (default RUN/diagnostics)")
 
     predict = commands.add_parser("predict", help="text lines on stdin (pairs: tab-separated) -> one JSON line each")
     predict.add_argument("run")
+    predict.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
     predict.add_argument("--batch-size", type=int, default=256)
     predict.add_argument("--format", default="lines", choices=["lines", "csv"],
                          help="lines: one text per line (pairs tab-separated), JSON lines out; csv: a CSV with the "
@@ -167,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="each token of a text with its attention weight")
     explain.add_argument("run")
+    explain.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
     explain.add_argument("text")
     explain.add_argument("--png", help="also write a heatmap of the weights here")
 

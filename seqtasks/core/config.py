@@ -87,6 +87,8 @@ class TrainConfig:
     patience: int = 3  # epochs without dev improvement before stopping
     max_steps: int = 0  # > 0 caps optimizer steps per epoch (smoke tests)
     threads: int = 0  # 0 = torch's default
+    device: str = ""  # "" = cuda when available, else cpu (seqtasks train --device)
+    amp: str = ""  # mixed precision on GPU: bf16, or fp16 with a gradient scaler (seqtasks train --amp)
 
 
 @dataclass

@@ -26,6 +26,8 @@ from seqtasks.data.tagging import convert_scheme
 from seqtasks.data.user_files import Gold, parse_range, read_user_file
 from seqtasks.data.vectors import init_embedding, load_vectors
 from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.engine.distributed import Runtime, check_world
+from seqtasks.engine.distributed import runtime as make_runtime
 from seqtasks.engine.provenance import write_record
 from seqtasks.engine.run import plot_curve, save_run_inputs
 from seqtasks.engine.sweep import resumable
@@ -107,19 +109,24 @@ def attach_vectors(model: SequenceModel, vocab: Vocab, config: RunConfig) -> dic
 
 
 def train_best(model: SequenceModel, train_split, dev_split, config: RunConfig, run_dir: Path, score: Scorer,
-               metric: str, resume: bool = False, device: str = "cpu") -> tuple[TrainerState, dict]:
+               metric: str, resume: bool = False, runtime: Runtime | None = None) -> tuple[TrainerState, dict]:
     """Train, reload the best epoch's weights, and score them on dev: (trainer state, dev metrics)."""
-    state = train(model, train_split, dev_split, config.train, run_dir, score, metric, resume=resume, device=device)
-    load_weights(model, run_dir / "best.safetensors", device=device)
-    plot_curve(state.history, metric, run_dir / "curve.png")
-    return state, score(model, dev_split)
+    runtime = runtime or Runtime(torch.device("cpu"))
+    state = train(model, train_split, dev_split, config.train, run_dir, score, metric, resume=resume,
+                  runtime=runtime)
+    load_weights(model, run_dir / "best.safetensors", device=str(runtime.device))
+    if runtime.main:
+        plot_curve(state.history, metric, run_dir / "curve.png")
+    return state, runtime.broadcast(score(model, dev_split) if runtime.main else None)
 
 
 def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, heldout: Part | None = None,
-        resume: bool = False, device: str = "cpu") -> dict:
+        resume: bool = False) -> dict:
     """Train one model, select it on dev, score it (and a held-out part), write metrics.json."""
     task = get_task(config.task)
     task.head_class(config.head)  # a wrong head or head option fails before anything is written
+    runtime = make_runtime(config.train.device, config.train.amp)
+    check_world(runtime.world, config.train.batch_size)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     torch.manual_seed(config.train.seed)
@@ -132,29 +139,44 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
 
     train_split, dev_split = encode(train_part), encode(dev_part)  # checks labels and lengths
     summary = data_summary(task, train_part, train_split, dev_split)
-    run_dir.mkdir(parents=True, exist_ok=True)  # nothing is written before the data has been read and checked
-    save_run_inputs(run_dir, config, vocab, labels)
+    if runtime.main:  # nothing is written before the data has been read and checked
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_run_inputs(run_dir, config, vocab, labels)
     model = task.build_model(config, len(vocab), labels.labels)
     vectors = attach_vectors(model, vocab, config)
-    model.to(device)
+    model.to(runtime.device)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{config.recipe}: {len(train_split)} train / {len(dev_split)} dev examples, vocabulary {len(vocab)}, "
-          f"{len(labels)} labels, {parameters:,} parameters -> {run_dir}")
+          f"{len(labels)} labels, {parameters:,} parameters, on {runtime_text(runtime)} -> {run_dir}")
 
     def score(model, split):
         return task.score(model, split, labels.labels)
 
     metric = task.selection_metric(labels.labels)
-    state, dev = train_best(model, train_split, dev_split, config, run_dir, score, metric, resume, device)
+    state, dev = train_best(model, train_split, dev_split, config, run_dir, score, metric, resume, runtime)
     results = {"task": config.task, "dataset": data.dataset, "data_summary": summary, "dev": dev,
                "selected_on": f"dev {metric}", "best_epoch": state.best_epoch, "epochs_run": state.epoch,
                "train_seconds": round(sum(r["train_seconds"] for r in state.history), 1),
-               "parameters": parameters, "vectors": vectors}
+               "parameters": parameters, "vectors": vectors, "device": runtime_text(runtime)}
     data_files = {"train": train_part.record, "dev": dev_part.record}
     if heldout is not None:
-        results["heldout"] = score(model, encode(heldout))
+        results["heldout"] = runtime.broadcast(score(model, encode(heldout)) if runtime.main else None)
         data_files["heldout"] = heldout.record
+    if not runtime.main:
+        return results
     return write_record(run_dir / "metrics.json", results, config, config.train.seed, data_files)
+
+
+def runtime_text(runtime: Runtime) -> str:
+    """e.g. "cpu", "cuda:0 (NVIDIA H100 80GB HBM3), bf16", "cpu x 2 processes (gloo)"."""
+    device = str(runtime.device)
+    if runtime.device.type == "cuda":
+        device += f" ({torch.cuda.get_device_name(runtime.device)})"
+    if runtime.amp:
+        device += f", {runtime.amp}"
+    if runtime.world > 1:
+        device += f" x {runtime.world} processes ({torch.distributed.get_backend()})"
+    return device
 
 
 def data_summary(task: Task, train_part: Part, train_split, dev_split) -> dict:
@@ -185,7 +207,8 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
     and is scored on its held-out fold; the run reports mean and std over folds."""
     task = get_task(config.task)
     full = read_split(config, config.data.train)
-    write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted run can be resumed
+    if make_runtime(config.train.device, config.train.amp).main:  # first, so an interrupted run can be resumed
+        write_json(run_dir / "config.json", to_dict(config))
     per_fold = []
     for k, (train_rows, test_rows) in enumerate(kfold(full.rows, config.data.folds, config.train.seed,
                                                       task.strata(full.rows)), start=1):
@@ -207,5 +230,7 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
             values = [fold[key] for fold in per_fold]
             summary[f"{key}_mean"] = statistics.mean(values)
             summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    return write_record(run_dir / "metrics.json", {"task": config.task, "dataset": config.data.dataset, "cv": summary},
-                        config, config.train.seed, {"all": full.record})
+    results = {"task": config.task, "dataset": config.data.dataset, "cv": summary}
+    if not make_runtime(config.train.device, config.train.amp).main:
+        return results
+    return write_record(run_dir / "metrics.json", results, config, config.train.seed, {"all": full.record})

@@ -27,6 +27,7 @@ from seqtasks.core.checkpoint import (
 )
 from seqtasks.core.config import TrainConfig
 from seqtasks.data.batching import EncodedPairs, EncodedSplit, bucketed_batches
+from seqtasks.engine.distributed import Runtime
 from seqtasks.tasks.model import SequenceModel
 
 Scorer = Callable[[SequenceModel, EncodedSplit | EncodedPairs], dict]
@@ -48,18 +49,30 @@ def epoch_batches(split: EncodedSplit, config: TrainConfig, epoch: int) -> list[
     return batches[: config.max_steps] if config.max_steps else batches
 
 
-def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, desc: str) -> float:
+def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, desc: str,
+                runtime: Runtime | None = None, scaler: torch.amp.GradScaler | None = None) -> float:
+    """One pass over `batches`; under DDP each rank takes its share of every batch (Runtime.share)."""
+    runtime = runtime or Runtime(torch.device(device))
     model.train()
-    total_loss = torch.zeros((), device=device)
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, dynamic_ncols=True, disable=None)
+    total_loss = torch.zeros((), device=runtime.device)
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, dynamic_ncols=True, disable=None if runtime.main else True)
     for step, index in enumerate(bar, start=1):
-        output = model(split.batch(index).to(device))
+        mine, weight = runtime.share(index)
+        with runtime.autocast():
+            output = model(split.batch(mine).to(runtime.device))
+        loss = output.loss if weight == 1.0 else output.loss * weight
         optimizer.zero_grad(set_to_none=True)
-        output.loss.backward()
+        (scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            scaler.unscale_(optimizer)
         if config.clip_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-        optimizer.step()
-        total_loss += output.loss.detach()
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        total_loss += output.loss.detach().float()
         if step % 50 == 0:
             bar.set_postfix(loss=f"{total_loss.item() / step:.4f}")
     return total_loss.item() / max(len(batches), 1)
@@ -69,6 +82,8 @@ def save_training_state(run_dir: Path, model, optimizer, state: TrainerState) ->
     tensors, optimizer_meta = optimizer_tensors(optimizer)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
     tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     save_tensors(run_dir / "last.safetensors", tensors, "training")
     write_json(run_dir / "trainer_state.json", {"state": asdict(state), "optimizer": optimizer_meta})
 
@@ -80,6 +95,8 @@ def load_training_state(run_dir: Path, model, optimizer) -> TrainerState:
     restore_optimizer(optimizer, {k: v for k, v in tensors.items() if k.startswith("optimizer.")},
                       saved["optimizer"])
     torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
     return TrainerState(**saved["state"])
 
 
@@ -93,42 +110,56 @@ def train(
     metric: str,
     resume: bool = False,
     device: str = "cpu",
+    runtime: Runtime | None = None,
 ) -> TrainerState:
     """Train until `config.epochs` or `config.patience` epochs without a better dev `metric`.
 
-    The best weights go to `best.safetensors`; the epoch log to `log.jsonl`.
+    The best weights go to `best.safetensors`; the epoch log to `log.jsonl`. Under DDP every rank
+    trains; rank 0 scores dev, tells the others the result, and alone writes files.
     """
+    runtime = runtime or Runtime(torch.device(device))
     # Vanishing gradients reach subnormal floats (~1e-40), which x86 CPUs handle orders of magnitude
     # slower; seen here as a 6x slower long-range run. Flushing them to zero changes nothing measurable.
     torch.set_flush_denormal(True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = runtime.scaler()
     state = TrainerState()
     if resume and (run_dir / "trainer_state.json").is_file():
         state = load_training_state(run_dir, model, optimizer)
+    stepped = model
+    if runtime.world > 1:
+        ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+        stepped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     while not state.finished and state.epoch < config.epochs:
         started = time.perf_counter()
         batches = epoch_batches(train_split, config, state.epoch)
         for group in optimizer.param_groups:  # a function of the epoch alone, so --resume continues it exactly
             group["lr"] = config.lr / (1 + config.lr_decay * state.epoch)
         desc = f"epoch {state.epoch + 1}/{config.epochs}"
-        train_loss = train_epoch(model, optimizer, train_split, batches, config, device, desc)
+        train_loss = train_epoch(stepped, optimizer, train_split, batches, config, runtime.device, desc, runtime,
+                                 scaler)
         train_seconds = time.perf_counter() - started
-        dev = score(model, dev_split)
+        dev = runtime.broadcast(score(model, dev_split) if runtime.main else None)
         state.epoch += 1
         tokens = int(sum(int(train_split.lengths[b].sum()) for b in batches))
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "dev": dev,
                               "train_seconds": round(train_seconds, 3),
                               "train_tokens_per_s": round(tokens / train_seconds, 1)})
-        if dev[metric] > state.best_score:
+        improved = dev[metric] > state.best_score
+        if improved:
             state.best_score, state.best_epoch, state.bad_epochs = dev[metric], state.epoch, 0
-            save_weights(model, run_dir / "best.safetensors")
         else:
             state.bad_epochs += 1
         state.finished = state.bad_epochs >= config.patience or state.epoch >= config.epochs
-        tqdm.write(f"{desc}: train loss {train_loss:.4f}, dev {metric} {dev[metric]:.4f}"
-                   f"{' (best)' if state.best_epoch == state.epoch else ''}, {train_seconds:.1f}s")
-        save_training_state(run_dir, model, optimizer, state)
-        write_log(run_dir / "log.jsonl", state.history)
+        if runtime.main:
+            if improved:
+                save_weights(model, run_dir / "best.safetensors")
+            tqdm.write(f"{desc}: train loss {train_loss:.4f}, dev {metric} {dev[metric]:.4f}"
+                       f"{' (best)' if improved else ''}, {train_seconds:.1f}s")
+            save_training_state(run_dir, model, optimizer, state)
+            write_log(run_dir / "log.jsonl", state.history)
+    if runtime.world > 1:
+        torch.distributed.barrier()  # the other ranks read best.safetensors next
     return state
 
 

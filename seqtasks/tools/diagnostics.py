@@ -105,12 +105,12 @@ def trace_gradients(
             step["h"].retain_grad()
             step["c"].retain_grad()
     loss.backward()
-    mask = torch.arange(token_ids.shape[1])[None, :] < lengths[:, None]
+    mask = torch.arange(token_ids.shape[1], device=lengths.device)[None, :] < lengths[:, None]
     per_layer = len(twin.rnn.layers[0])
     traces = []
     for index, cell in enumerate(cells):
         norm = lambda key: torch.stack(
-            [s[key].grad.norm(dim=-1) if s[key].grad is not None else torch.zeros(len(lengths))
+            [s[key].grad.norm(dim=-1) if s[key].grad is not None else torch.zeros(len(lengths), device=lengths.device)
              for s in cell.trace], dim=1)
         gates = {name: torch.stack([s[name] for s in cell.trace], 1).detach()
                  for name in ("f", "i", "o") if name in cell.trace[0]}
@@ -200,7 +200,7 @@ def diagnose(
     with the head's own loss on the gold labels as L."""
     model.eval()
     rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:examples]
-    batch = split.batch(rows)
+    batch = split.batch(rows).to(next(model.parameters()).device)
     traces = trace_gradients(
         model.encoder, batch.token_ids, batch.lengths, lambda out: model.head(out, batch).loss, batch.chars
     )
