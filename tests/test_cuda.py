@@ -19,6 +19,14 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 FEW = ["--set=train.epochs=1", "--set=train.max_steps=5", "--set=encoder.vectors=", "--set=encoder.vectors_vocab=0"]
 
 
+@pytest.fixture
+def full_fp32(monkeypatch):
+    """cuDNN and cuBLAS run fp32 matrix work as TF32 by default (about 1e-3 relative error): compare
+    with the CPU in full fp32."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+
 def ragged(seed=0):
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.tensor([9, 3, 6, 1])
@@ -27,7 +35,7 @@ def ragged(seed=0):
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_every_cell_on_cuda_equals_the_cpu(cell):
+def test_every_cell_on_cuda_equals_the_cpu(cell, full_fp32):
     torch.manual_seed(0)
     encoder = LSTMEncoder(40, 8, 6, cell=cell).eval()
     token_ids, lengths = ragged()
@@ -38,7 +46,7 @@ def test_every_cell_on_cuda_equals_the_cpu(cell):
 
 
 @pytest.mark.parametrize("task", ["text-classification", "token-classification"])
-def test_a_training_step_on_cuda_gives_the_cpu_loss_and_gradients(task):
+def test_a_training_step_on_cuda_gives_the_cpu_loss_and_gradients(task, full_fp32):
     config = RunConfig(task=task, encoder=EncoderConfig(embedding_dim=8, hidden_size=6, dropout=0.0, vectors=""),
                        train=TrainConfig(batch_size=4))
     config.head.dropout = 0.0
@@ -80,5 +88,7 @@ def test_train_evaluate_predict_and_from_pretrained_on_cuda(data_dir, tmp_path, 
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a fine film\n")))
     assert main(["predict", str(out), "--device", "cuda"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] in {"0", "1"}
+    assert main(["diagnose", str(out), "--data", str(data_dir / "sst2" / "stsa.binary.dev"), "--examples", "16",
+                 "--device", "cuda", "--out", str(tmp_path / "diagnostics")]) == 0
     encoder = LSTMEncoder.from_pretrained(out, map_location="cuda")
     assert encoder.encode(["a fine film"]).final.device.type == "cuda"

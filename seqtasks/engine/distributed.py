@@ -64,15 +64,15 @@ class Runtime:
 
 def resolve_device(requested: str) -> torch.device:
     """"" picks cuda when there is one, else cpu; cuda asked for where there is none is an error."""
-    if not requested:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(requested)
+        device = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
     except RuntimeError:
         raise ConfigError(f"--device {requested}: expected cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {requested}: this machine has no CUDA device (torch {torch.__version__}, "
                           f"torch.cuda.is_available() is False); use --device cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 

@@ -102,7 +102,7 @@ class LSTMEncoder(nn.Module):
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
-        return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device), max_len))
+        return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device, non_blocking=True), max_len))
 
     def drop_words(self, token_ids: torch.Tensor) -> torch.Tensor:
         """In training, replace each real token by <unk> (id 1) with probability word_dropout, so the

@@ -105,14 +105,15 @@ def trace_gradients(
             step["h"].retain_grad()
             step["c"].retain_grad()
     loss.backward()
-    mask = torch.arange(token_ids.shape[1], device=lengths.device)[None, :] < lengths[:, None]
+    lengths = lengths.cpu()  # the traces are read on the CPU, whichever device ran the probe
+    mask = torch.arange(token_ids.shape[1])[None, :] < lengths[:, None]
     per_layer = len(twin.rnn.layers[0])
     traces = []
     for index, cell in enumerate(cells):
         norm = lambda key: torch.stack(
-            [s[key].grad.norm(dim=-1) if s[key].grad is not None else torch.zeros(len(lengths), device=lengths.device)
+            [s[key].grad.norm(dim=-1).cpu() if s[key].grad is not None else torch.zeros(len(lengths))
              for s in cell.trace], dim=1)
-        gates = {name: torch.stack([s[name] for s in cell.trace], 1).detach()
+        gates = {name: torch.stack([s[name] for s in cell.trace], 1).detach().cpu()
                  for name in ("f", "i", "o") if name in cell.trace[0]}
         product = forget_products(gates["f"], mask).mean(-1) if "f" in gates else None
         traces.append(DirectionTrace(index // per_layer, "backward" if index % per_layer else "forward", mask,
@@ -200,7 +201,7 @@ def diagnose(
     with the head's own loss on the gold labels as L."""
     model.eval()
     rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:examples]
-    batch = split.batch(rows).to(next(model.parameters()).device)
+    batch = split.batch(rows).to(next(model.parameters()).device)  # lengths stay on the CPU
     traces = trace_gradients(
         model.encoder, batch.token_ids, batch.lengths, lambda out: model.head(out, batch).loss, batch.chars
     )
