@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqtasks.core.checkpoint import load_state, load_tensors
 from seqtasks.core.config import EncoderConfig, load_config
 from seqtasks.core.errors import CheckpointError, ConfigError
-from seqtasks.data.batching import pad_batch
+from seqtasks.data.batching import pad_batch, to_device
 from seqtasks.data.chars import WordChars, chars_of
 from seqtasks.data.vocab import Vocab
 from seqtasks.model.cells import CELLS, build_cell
@@ -102,7 +102,7 @@ class LSTMEncoder(nn.Module):
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
-        return EncoderOutput(states=states, final=final, mask=lengths_mask(lengths.to(token_ids.device, non_blocking=True), max_len))
+        return EncoderOutput(states=states, final=final, mask=lengths_mask(to_device(lengths, token_ids.device), max_len))
 
     def drop_words(self, token_ids: torch.Tensor) -> torch.Tensor:
         """In training, replace each real token by <unk> (id 1) with probability word_dropout, so the
