@@ -72,7 +72,8 @@ def probe_twin(encoder: LSTMEncoder) -> LSTMEncoder:
     twin = copy.deepcopy(encoder)
     if isinstance(encoder.rnn, FastLSTM):
         rnn = encoder.rnn
-        twin.rnn = ReferenceLSTM(rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bidirectional)
+        twin.rnn = ReferenceLSTM(rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bidirectional).to(
+            encoder.embedding.weight.device)
         copy_weights_from_nn_lstm(rnn, twin.rnn)
     return twin.eval()
 
