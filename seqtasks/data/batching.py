@@ -28,11 +28,14 @@ class Batch:
     chars: WordChars | None = None  # spellings, for encoders with character features
 
     def to(self, device: torch.device | str) -> Batch:
+        """The batch on `device`, except `lengths`: pack_padded_sequence wants them on the CPU, and
+        checking them there costs no wait for the GPU (a .min() of a GPU tensor stalls the pipeline)."""
         if str(device) == "cpu":
             return self
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)
-        chars = None if self.chars is None else self.chars.to(device)
-        return Batch(move(self.token_ids), move(self.lengths), move(self.labels), self.index, chars)
+        chars = None if self.chars is None else WordChars(to_device(self.chars.spellings, device),
+                                                          to_device(self.chars.index, device))
+        labels = None if self.labels is None else to_device(self.labels, device)
+        return Batch(to_device(self.token_ids, device), self.lengths, labels, self.index, chars)
 
 
 def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
