@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ from types import ModuleType
 from typing import Any
 
 from recipes import load_recipe
-from seqtasks.core.config import RunConfig, apply_overrides, merge, read_config_file
+from seqtasks.core.checkpoint import write_json
+from seqtasks.core.config import RunConfig, apply_overrides, merge, read_config_file, to_dict
 from seqtasks.core.errors import ConfigError, RunFolderError
 from seqtasks.engine.pipeline import read_rows
 from seqtasks.engine.run import LoadedRun, load_run
+from seqtasks.engine.sweep import resumable
 from seqtasks.tools.predict import predict_lines
 
 
@@ -97,3 +100,36 @@ def train(config: str | Path | dict | None = None, recipe: str | None = None, ou
     prepare_run_dir(run_dir, False, overwrite)
     record = module.main(run_config, run_dir)
     return Run(load_run(run_dir)) if (run_dir / "best.safetensors").is_file() else record
+
+
+def train_seeds(module: ModuleType, config: RunConfig, run_dir: Path, seeds: list[int], resume: bool = False) -> dict:
+    """One run per seed in run_dir/seed-N, then the mean ± std over seeds of every dev metric (for a
+    cross-validated recipe, of its fold means) in run_dir/seeds.json: a README row is a 3-seed number."""
+    write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted sweep can be resumed
+    records = []
+    for seed in seeds:
+        seeded = copy.deepcopy(config)
+        seeded.train.seed = seed
+        out = run_dir / f"seed-{seed}"
+
+        def produce(seeded=seeded, out=out) -> dict:
+            print(f"{config.recipe}: seed {seeded.train.seed}")
+            return module.main(seeded, out, resume=resume and (out / "config.json").is_file())
+
+        records.append(resumable(out / "metrics.json", resume, produce))
+    summary = seed_summary(records)
+    write_json(run_dir / "seeds.json", {"recipe": config.recipe, "seeds": seeds, "summary": summary,
+                                        "runs": [str(run_dir / f"seed-{seed}") for seed in seeds]})
+    return {"seeds": seeds, "summary": summary}
+
+
+def seed_summary(records: list[dict]) -> dict[str, dict[str, float]]:
+    """{metric: {"mean", "std", "values"}} over the runs' dev metrics (or their CV fold means)."""
+    headlines = [record.get("cv") or record["dev"] for record in records]
+    summary = {}
+    for key, value in headlines[0].items():
+        if isinstance(value, float) and not key.endswith("_std"):
+            values = [headline[key] for headline in headlines]
+            summary[key.removesuffix("_mean")] = {"mean": statistics.mean(values), "values": values,
+                                                  "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return summary

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from recipes import RECIPES, load_recipe
-from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config
+from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config, train_seeds
 from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import ConfigError, RunConfig
 from seqtasks.core.errors import SeqtasksError
@@ -16,6 +16,7 @@ from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
 from seqtasks.engine.distributed import resolve_device
 from seqtasks.engine.run import load_run
+from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
@@ -65,6 +66,13 @@ def cmd_train(args) -> None:
         config.train.device = args.device if args.device is not None else config.train.device
         config.train.amp = args.amp if args.amp is not None else config.train.amp
         print(f"device: {resolve_device(config.train.device)}{', ' + config.train.amp if config.train.amp else ''}")
+    if args.seeds:
+        if not isinstance(config, RunConfig):
+            raise ConfigError(f"--seeds trains a recipe once per seed; {config.recipe} sets its own seeds")
+        result = train_seeds(module, config, run_dir, [int(seed) for seed in split_list(args.seeds)], args.resume)
+        shown = ", ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in result["summary"].items())
+        print(f"{config.recipe} over seeds {args.seeds}: {shown} -> {run_dir / 'seeds.json'}")
+        return
     record = module.main(config, run_dir, resume=args.resume)
     if int(os.environ.get("RANK", "0")) != 0:
         return
@@ -152,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in its folder")
     train.add_argument("--overwrite", action="store_true", help="train into a folder that already holds a run")
+    train.add_argument("--seeds", help="train once per seed (e.g. 13,14,15) into RUN/seed-N and write the mean ± std "
+                                       "of every dev metric to RUN/seeds.json")
     train.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     train.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision on GPU (fp16 with a gradient scaler)")
 

@@ -189,3 +189,12 @@ def test_a_bug_keeps_its_traceback_while_a_user_error_is_one_line(monkeypatch, c
         main(["recipes"])
     assert main(["train", "no-such-recipe"]) == 2
     assert capsys.readouterr().err.startswith("seqtasks train: error: unknown recipe 'no-such-recipe'; recipes: sst2")
+
+
+def test_seeds_trains_one_run_per_seed_and_writes_mean_and_std(tmp_path, data_dir, capsys):
+    out = tmp_path / "sst2"
+    assert main(["train", "sst2", "--out", str(out), "--seeds", "1,2", *FEW_STEPS]) == 0
+    summary = json.loads((out / "seeds.json").read_text())["summary"]
+    runs = [json.loads((out / f"seed-{s}" / "metrics.json").read_text())["dev"]["accuracy"] for s in (1, 2)]
+    assert summary["accuracy"]["values"] == runs and summary["accuracy"]["mean"] == pytest.approx(sum(runs) / 2)
+    assert "sst2 over seeds 1,2: accuracy" in capsys.readouterr().out

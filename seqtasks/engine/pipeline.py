@@ -17,7 +17,7 @@ from datasets import Dataset
 
 from seqtasks.core.checkpoint import load_weights, write_json
 from seqtasks.core.config import RunConfig, to_dict
-from seqtasks.core.errors import ConfigError
+from seqtasks.core.errors import ConfigError, DataFormatError
 from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
@@ -76,7 +76,11 @@ def read_split(config: RunConfig, split: str) -> Part:
 
 
 def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Part]:
-    train_rows, dev_rows = carve_dev(part.rows, fraction, seed, task.strata(part.rows))
+    try:
+        train_rows, dev_rows = carve_dev(part.rows, fraction, seed, task.strata(part.rows))
+    except ValueError as error:  # scikit-learn: too few rows, or a class with a single row
+        raise DataFormatError(part.source, 1, f"cannot carve a {fraction:.0%} dev split from {len(part.rows)} rows "
+                                              f"({error}); give a dev file with data.dev=FILE") from error
     lines = list(dev_rows["line"])
     dev_record = {"carved_from": part.record["split"], "fraction": fraction, "seed": seed, "examples": len(lines),
                   "lines": lines}

@@ -248,3 +248,15 @@ def test_a_gold_tag_sequence_invalid_for_its_scheme_names_the_sentence(tmp_path)
     with pytest.raises(DataFormatError, match=r"t.conll:4: tag 'I-LOC' after O \(token 2\) is not valid BIO; if the "
                                               r"file is IOB1, set data.tag_scheme=BIO"):
         task.encode(rows, Vocab.build(rows["tokens"]), labels, str(path))
+
+
+def test_gzipped_files_read_and_too_few_rows_to_carve_a_dev_split_is_an_error(sst2, tmp_path, capsys):
+    import gzip
+
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(("text,label\n" + "".join(f'"{" ".join(t)}",{label}\n' for t, label in
+                                                              zip(sst2["tokens"], sst2["label"]))).encode()))
+    rows, _ = read_user_file(str(path), DataConfig(dataset=""), False, LABEL)
+    assert rows["label"] == sst2["label"]
+    tiny = write_csv(tmp_path / "tiny.csv", ["text", "label"], [["a b", "x"], ["c d", "y"]])
+    assert "tiny.csv:1: cannot carve a 10% dev split from 2 rows" in train_error(tmp_path, capsys, f"data.train={tiny}")
