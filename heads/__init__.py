@@ -1,9 +1,10 @@
 """Task heads: plain nn.Modules that take the encoder's output. Each declares the HeadConfig options it
 takes (OPTIONS); which heads a kind of task offers is said once, in seqtasks/tasks."""
 from heads.classification import ClassificationHead
+from heads.comparator import ComparatorPairHead, ComparatorScoreHead
 from heads.cosine import CosinePairHead, CosineScoreHead
 from heads.output import HeadOutput
 from heads.regression import RegressionHead
 from heads.tagging import TaggingHead
 
-__all__ = ["ClassificationHead", "CosinePairHead", "CosineScoreHead", "HeadOutput", "RegressionHead", "TaggingHead"]
+__all__ = ["ClassificationHead", "ComparatorPairHead", "ComparatorScoreHead", "CosinePairHead", "CosineScoreHead", "HeadOutput", "RegressionHead", "TaggingHead"]

@@ -5,6 +5,8 @@ pooled to a vector, compared by their cosine. Two heads share that trunk:
   mapped to [cosine_floor, 1], by mean squared error.
 - `CosinePairHead` (pair classification, e.g. paraphrase): p = sigmoid(scale * (cos - threshold)),
   scale and threshold learned, so the decision boundary is a cosine a person can read off the run.
+
+heads/comparator.py compares the same two vectors with a learned layer instead.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from torch import nn
 from heads.output import HeadOutput
 from heads.pooling import POOLING_OPTIONS, Pooled, build_pooling
 from seqtasks.core.config import HeadConfig
+from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import Batch
 from seqtasks.model.encoder import EncoderOutput
 
@@ -42,11 +45,19 @@ class CosineHead(nn.Module):
 
 
 class CosineScoreHead(CosineHead):
-    OPTIONS = (*CosineHead.OPTIONS, "cosine_floor")
+    """objective "mse": the cosine regresses onto the score mapped to [cosine_floor, 1]. objective
+    "cosent": only the order of the cosines is trained (CoSENT), so the score is the cosine mapped
+    monotonically to [0, 1] and its MSE means little; Pearson and Spearman are what it is for."""
+
+    OPTIONS = (*CosineHead.OPTIONS, "cosine_floor", "objective")
+    OBJECTIVES = ("mse", "cosent")
 
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__(input_size, labels, config)
-        self.floor = config.cosine_floor
+        if config.objective not in self.OBJECTIVES:
+            raise ConfigError(f"head.objective={config.objective!r}: expected one of {', '.join(self.OBJECTIVES)}")
+        self.objective = config.objective
+        self.floor = config.cosine_floor if config.objective == "mse" else -1.0
 
     def target(self, scores: torch.Tensor) -> torch.Tensor:
         """Gold scores in [0, 1] -> the cosine the model should produce."""
@@ -58,9 +69,24 @@ class CosineScoreHead(CosineHead):
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         cosine, pooled = self.cosine(encoded)
-        loss = None if batch.labels is None else nn.functional.mse_loss(cosine, self.target(batch.labels))
+        loss = None
+        if batch.labels is not None:
+            if self.objective == "cosent":
+                loss = cosent_loss(cosine, batch.labels)
+            else:
+                loss = nn.functional.mse_loss(cosine, self.target(batch.labels))
         return HeadOutput(logits=cosine, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)
+
+
+def cosent_loss(cosines: torch.Tensor, scores: torch.Tensor, scale: float = 20.0) -> torch.Tensor:
+    """CoSENT (Su 2022; sentence-transformers' CoSENTLoss, whose default scale 20 this keeps):
+    log(1 + sum over pairs (i, j) with score_i > score_j of exp(scale * (cos_j - cos_i))). Only the
+    order of the cosines is trained, which is what Spearman and Pearson reward."""
+    differences = scale * (cosines[None, :] - cosines[:, None])  # [i, j] = scale * (cos_j - cos_i)
+    ordered = scores[:, None] > scores[None, :]
+    terms = torch.cat([differences.new_zeros(1), differences[ordered]])
+    return torch.logsumexp(terms, dim=0)
 
 
 class CosinePairHead(CosineHead):

@@ -19,6 +19,7 @@ from seqtasks.engine.run import load_run
 from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
+from seqtasks.experiments.ddp_bench import ddp_table, run_ddp_bench
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
     explain_text,
@@ -133,6 +134,12 @@ def cmd_bench(args) -> None:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
+    if args.ddp:
+        result = run_ddp_bench(load_recipe(args.recipe).Config(), args.set, args.ddp)
+        print(ddp_table(result))
+        if args.json:
+            write_json(args.json, result)
+        return
     if args.data:
         result = run_data_bench(args.rows, Path(args.data_dir), log)
         print(data_table(result))
@@ -207,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", help="write every measurement as one JSON object here")
     bench.add_argument("--data", action="store_true",
                        help="instead: read, count and encode a generated CSV of --rows rows (your-own-data speed)")
+    bench.add_argument("--ddp", type=int, default=0, metavar="N",
+                       help="instead: training tokens/s of N gloo processes (torchrun) against 1, and the all-reduce share")
     bench.add_argument("--rows", type=int, default=1_000_000, help="rows of the --data CSV")
     bench.add_argument("--data-dir", default="runs/bench-data", help="where the --data CSV is written (kept)")
     return parser

@@ -6,7 +6,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from heads import CosinePairHead
+from heads import ComparatorPairHead, CosinePairHead
 from seqtasks.core.errors import ConfigError
 from seqtasks.tasks.base import Task
 from seqtasks.tasks.inference import gather_rows
@@ -18,7 +18,7 @@ class PairClassification(Task):
     description = "one of two labels for a pair of texts (e.g. paraphrase or not)"
     pair = True
     gold = "label"
-    heads: ClassVar[dict[str, type]] = {"cosine": CosinePairHead}
+    heads: ClassVar[dict[str, type]] = {"cosine": CosinePairHead, "comparator": ComparatorPairHead}
     default_head = "cosine"
 
     def build_model(self, config, vocab_size, labels):

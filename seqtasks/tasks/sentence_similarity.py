@@ -5,7 +5,7 @@ from typing import ClassVar
 
 import torch
 
-from heads import CosineScoreHead
+from heads import ComparatorScoreHead, CosineScoreHead
 from seqtasks.tasks.base import ScoredTask
 from seqtasks.tasks.inference import gather_rows
 from seqtasks.tasks.metrics import similarity_metrics
@@ -15,7 +15,7 @@ class SentenceSimilarity(ScoredTask):
     name = "sentence-similarity"
     description = "a similarity score for a pair of texts"
     pair = True
-    heads: ClassVar[dict[str, type]] = {"cosine": CosineScoreHead}
+    heads: ClassVar[dict[str, type]] = {"cosine": CosineScoreHead, "comparator": ComparatorScoreHead}
     default_head = "cosine"
 
     def predictions(self, model, split) -> torch.Tensor:

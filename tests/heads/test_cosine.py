@@ -63,3 +63,46 @@ def test_score_regression_targets_the_cosine_range_from_the_floor(floor):
     assert head.target(scores).tolist() == pytest.approx([floor, floor + 0.25 * (1 - floor), 1.0])
     torch.testing.assert_close(head.score(head.target(scores)), scores)
     assert head.score(torch.tensor([floor - 0.5])).item() == 0.0  # clamped to the score range
+
+
+def test_cosent_loss_equals_the_brute_force_sum_over_ordered_pairs():
+    import math
+
+    from heads.cosine import cosent_loss
+
+    cosines = torch.tensor([0.9, 0.1, -0.3, 0.5, 0.5])
+    scores = torch.tensor([0.8, 0.2, 0.2, 0.6, 0.9])
+    total = 1.0  # the exp(0) that keeps the loss at log(1 + ...) >= 0
+    for i in range(5):
+        for j in range(5):
+            if scores[i] > scores[j]:
+                total += math.exp(20 * (cosines[j] - cosines[i]))
+    assert cosent_loss(cosines, scores).item() == pytest.approx(math.log(total), rel=1e-5)
+    head = CosineScoreHead(4, [], HeadConfig(objective="cosent"))
+    assert head.score(torch.tensor([-1.0, 0.0, 1.0])).tolist() == [0.0, 0.5, 1.0]  # monotone, no clamping
+
+
+@pytest.mark.parametrize("levels", [5, 6])
+def test_comparator_target_puts_the_mass_on_the_two_neighbouring_points_and_keeps_the_expectation(levels):
+    from heads.comparator import ComparatorScoreHead
+
+    head = ComparatorScoreHead(4, [], HeadConfig(score_levels=levels))
+    scores = torch.tensor([0.0, 0.3, 0.55, 1.0, 0.25])
+    target = head.target_distribution(scores)
+    assert torch.allclose(target.sum(-1), torch.ones(5))
+    assert torch.allclose(target @ head.points("cpu"), scores, atol=1e-6)  # the expectation is the gold score
+    assert ((target > 0).sum(-1) <= 2).all()
+    position = 0.3 * (levels - 1)  # e.g. SICK's 2.2 on 1..5 with 5 points: 0.8 on 2, 0.2 on 3
+    low = int(position)
+    assert target[1, low].item() == pytest.approx(1 - (position - low))
+    assert target[1, low + 1].item() == pytest.approx(position - low)
+
+
+def test_the_objective_and_the_comparator_are_chosen_by_config():
+    with pytest.raises(ConfigError, match="head.objective='angle': expected one of mse, cosent"):
+        CosineScoreHead(4, [], HeadConfig(objective="angle"))
+    model = build_model(RunConfig(task="sentence-similarity", head=HeadConfig(name="comparator")), 10, [])
+    assert type(model.head).__name__ == "ComparatorScoreHead" and model.embeds
+    with pytest.raises(ConfigError, match="takes no option objective"):
+        build_model(RunConfig(task="sentence-similarity", head=HeadConfig(name="comparator", objective="cosent")),
+                    10, [])
