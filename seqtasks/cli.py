@@ -36,7 +36,7 @@ def cmd_recipes(args) -> None:
     for name in RECIPES:
         module = load_recipe(name)
         config = module.Config()
-        dataset = getattr(module, "DATASET", None) or config.data.dataset
+        dataset = getattr(module, "DATASET", None) or config.data.dataset or "your file (data.train)"
         task = getattr(module, "TASK", None) or config.task
         rows.append((name, dataset, task, module.DESCRIPTION))
     widths = [max(len(r[i]) for r in rows + [("recipe", "dataset", "task", "")]) for i in range(3)]

@@ -67,9 +67,9 @@ def read_split(config: RunConfig, split: str) -> Part:
         if not split:
             raise ConfigError("data.train: name your training file, e.g. --set data.train=tickets.csv "
                               "(or --set data.dataset=NAME for a built-in dataset)")
-        path, origin = split, "hub"
+        path = split
         sha256 = file_sha256(Path(split)) if Path(split).is_file() else ""
-        origin = "file" if Path(split).exists() else origin
+        origin = "file" if Path(split).exists() else "hub"
     rows, tokenizer = read_rows(config, path)
     record = {"split": split, "path": str(path), "sha256": sha256, "origin": origin, "examples": len(rows)}
     return Part(rows, str(path), record, tokenizer)
