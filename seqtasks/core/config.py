@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from seqtasks.core.errors import ConfigError
 
@@ -57,6 +56,8 @@ class EncoderConfig:
     # the N most frequent words of the vectors join the training words in the vocabulary, so a word
     # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>
     vectors_vocab: int = 0
+    init: str = ""  # a run folder whose trained encoder (weights, vocabulary, shape) starts this run
+    freeze_epochs: int = 0  # with init: the encoder stays as trained for this many epochs; the head learns first
 
 
 @dataclass

@@ -16,8 +16,8 @@ import torch
 from datasets import Dataset
 
 from seqtasks.core.checkpoint import load_weights, write_json
-from seqtasks.core.config import RunConfig, to_dict
-from seqtasks.core.errors import ConfigError, DataFormatError
+from seqtasks.core.config import RunConfig, load_config, to_dict
+from seqtasks.core.errors import CheckpointError, ConfigError, DataFormatError
 from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
@@ -32,6 +32,7 @@ from seqtasks.engine.provenance import write_record
 from seqtasks.engine.run import plot_curve, save_run_inputs
 from seqtasks.engine.sweep import resumable
 from seqtasks.engine.training import Scorer, TrainerState, train
+from seqtasks.model.encoder import LSTMEncoder
 from seqtasks.tasks import Task, get_task
 from seqtasks.tasks.model import SequenceModel
 
@@ -112,12 +113,42 @@ def attach_vectors(model: SequenceModel, vocab: Vocab, config: RunConfig) -> dic
     return record
 
 
+ARCHITECTURE = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell", "chars", "char_features")
+
+
+def transfer_encoder(config: RunConfig, vocab: Vocab) -> tuple[LSTMEncoder, Vocab]:
+    """The trained encoder of config.encoder.init, and its vocabulary extended with this run's new words
+    (known words keep their ids, so their trained rows). Its shape becomes this run's: the weights only
+    fit an encoder of the same shape."""
+    source = LSTMEncoder.from_pretrained(config.encoder.init)
+    source_config = load_config(Path(config.encoder.init) / "config.json").encoder
+    changed = [f"{key}={getattr(source_config, key)}" for key in ARCHITECTURE
+               if getattr(config.encoder, key) != getattr(source_config, key)]
+    for key in ARCHITECTURE:
+        setattr(config.encoder, key, getattr(source_config, key))
+    if changed:
+        print(f"encoder.init: the encoder's shape comes from {config.encoder.init}: {', '.join(changed)}")
+    return source, source.vocab.extend(vocab.tokens[2:])
+
+
+def load_transferred(model: SequenceModel, source: LSTMEncoder) -> dict:
+    """Every encoder weight from the source; embedding rows for the source's words, the rest as initialised."""
+    state = source.state_dict()
+    known = state["embedding.weight"].shape[0]
+    with torch.no_grad():
+        model.encoder.embedding.weight[:known] = state.pop("embedding.weight")
+    missing = model.encoder.load_state_dict(state, strict=False).missing_keys
+    if missing != ["embedding.weight"]:
+        raise CheckpointError(f"encoder.init: the source encoder lacks {missing}")
+    return {"known_words": known, "new_words": model.encoder.embedding.weight.shape[0] - known}
+
+
 def train_best(model: SequenceModel, train_split, dev_split, config: RunConfig, run_dir: Path, score: Scorer,
                metric: str, resume: bool = False, runtime: Runtime | None = None) -> tuple[TrainerState, dict]:
     """Train, reload the best epoch's weights, and score them on dev: (trainer state, dev metrics)."""
     runtime = runtime or Runtime(torch.device("cpu"))
     state = train(model, train_split, dev_split, config.train, run_dir, score, metric, resume=resume,
-                  runtime=runtime)
+                  runtime=runtime, freeze_encoder_epochs=config.encoder.freeze_epochs)
     load_weights(model, run_dir / "best.safetensors", device=str(runtime.device))
     if runtime.main:
         plot_curve(state.history, metric, run_dir / "curve.png")
@@ -136,6 +167,9 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
     torch.manual_seed(config.train.seed)
     data = config.data
     vocab = build_vocab(task, train_part.rows, config, train_part.tokenizer)
+    source = None
+    if config.encoder.init:
+        source, vocab = transfer_encoder(config, vocab)
     labels = LabelSet.build(task.label_values(train_part.rows))
 
     def encode(part: Part):
@@ -148,6 +182,7 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
         save_run_inputs(run_dir, config, vocab, labels)
     model = task.build_model(config, len(vocab), labels.labels)
     vectors = attach_vectors(model, vocab, config)
+    transferred = None if source is None else {"run": config.encoder.init, **load_transferred(model, source)}
     model.to(runtime.device)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{config.recipe}: {len(train_split)} train / {len(dev_split)} dev examples, vocabulary {len(vocab)}, "
@@ -161,7 +196,8 @@ def fit(config: RunConfig, run_dir: Path, train_part: Part, dev_part: Part, held
     results = {"task": config.task, "dataset": data.dataset, "data_summary": summary, "dev": dev,
                "selected_on": f"dev {metric}", "best_epoch": state.best_epoch, "epochs_run": state.epoch,
                "train_seconds": round(sum(r["train_seconds"] for r in state.history), 1),
-               "parameters": parameters, "vectors": vectors, "device": runtime_text(runtime)}
+               "parameters": parameters, "vectors": vectors, "encoder_init": transferred,
+               "device": runtime_text(runtime)}
     data_files = {"train": train_part.record, "dev": dev_part.record}
     if heldout is not None:
         results["heldout"] = runtime.broadcast(score(model, encode(heldout)) if runtime.main else None)

@@ -26,6 +26,7 @@ from seqtasks.core.checkpoint import (
     write_json,
 )
 from seqtasks.core.config import TrainConfig
+from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import EncodedPairs, EncodedSplit, bucketed_batches
 from seqtasks.engine.distributed import Runtime
 from seqtasks.tasks.model import SequenceModel
@@ -111,6 +112,7 @@ def train(
     resume: bool = False,
     device: str = "cpu",
     runtime: Runtime | None = None,
+    freeze_encoder_epochs: int = 0,
 ) -> TrainerState:
     """Train until `config.epochs` or `config.patience` epochs without a better dev `metric`.
 
@@ -127,10 +129,16 @@ def train(
     if resume and (run_dir / "trainer_state.json").is_file():
         state = load_training_state(run_dir, model, optimizer)
     stepped = model
+    if runtime.world > 1 and freeze_encoder_epochs:
+        raise ConfigError("encoder.freeze_epochs is not supported under torchrun (DDP needs a fixed set of trained "
+                          "parameters); train without it, or in one process")
     if runtime.world > 1:
         ids = [runtime.device.index] if runtime.device.type == "cuda" else None
         stepped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    trainable = [p for p in model.encoder.parameters() if p.requires_grad]  # frozen vectors stay frozen
     while not state.finished and state.epoch < config.epochs:
+        for parameter in trainable:  # a function of the epoch alone, like the learning rate
+            parameter.requires_grad_(state.epoch >= freeze_encoder_epochs)
         started = time.perf_counter()
         batches = epoch_batches(train_split, config, state.epoch)
         for group in optimizer.param_groups:  # a function of the epoch alone, so --resume continues it exactly

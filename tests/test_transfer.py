@@ -1,0 +1,32 @@
+"""Transfer: a recipe starts from another run's trained encoder (encoder.init), frozen at first."""
+import json
+
+import torch
+
+from seqtasks.cli import main
+from seqtasks.core.checkpoint import load_tensors
+from seqtasks.data.vocab import Vocab
+
+SMALL = ["--set=train.epochs=1", "--set=train.max_steps=3", "--set=encoder.vectors_vocab=0"]
+
+
+def encoder_weights(run_dir) -> dict:
+    return {k: v for k, v in load_tensors(run_dir / "best.safetensors", "model").items() if k.startswith("encoder.")}
+
+
+def test_a_transferred_encoder_keeps_its_words_and_weights_and_new_words_get_rows(data_dir, tmp_path):
+    source, target = tmp_path / "sst2", tmp_path / "trec"
+    assert main(["train", "sst2", "--out", str(source), "--set=encoder.hidden_size=8", *SMALL]) == 0
+    assert main(["train", "trec", "--out", str(target), f"--set=encoder.init={source}", "--set=encoder.freeze_epochs=1",
+                 *SMALL]) == 0
+    old, new = Vocab.load(source / "vocab.json"), Vocab.load(target / "vocab.json")
+    assert new.tokens[: len(old)] == old.tokens and len(new) > len(old)  # known ids kept, question words added
+    before, after = encoder_weights(source), encoder_weights(target)
+    for name, weight in before.items():
+        if name == "encoder.embedding.weight":
+            assert torch.equal(after[name][: len(old)], weight)  # frozen for its one epoch: exactly as trained
+            assert after[name].shape[0] == len(new) and after[name][len(old):].abs().sum() > 0
+        else:
+            assert torch.equal(after[name], weight), name
+    record = json.loads((target / "metrics.json").read_text())
+    assert record["encoder_init"]["known_words"] == len(old) and record["config"]["encoder"]["hidden_size"] == 8
