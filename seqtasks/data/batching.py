@@ -13,6 +13,7 @@ import pyarrow as pa
 import torch
 from datasets import Dataset
 
+from seqtasks.core.device_copy import to_device
 from seqtasks.core.errors import DataFormatError
 from seqtasks.data.arrow_tokens import flat_tokens, number_forms, token_ids, token_lists
 from seqtasks.data.chars import WordChars, chars_for, spell
@@ -32,18 +33,9 @@ class Batch:
         checking them there costs no wait for the GPU (a .min() of a GPU tensor stalls the pipeline)."""
         if str(device) == "cpu":
             return self
-        chars = None if self.chars is None else WordChars(to_device(self.chars.spellings, device),
-                                                          to_device(self.chars.index, device))
+        chars = None if self.chars is None else self.chars.to(device)
         labels = None if self.labels is None else to_device(self.labels, device)
         return Batch(to_device(self.token_ids, device), self.lengths, labels, self.index, chars)
-
-
-def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """A copy on `device` that does not wait for the GPU: from pinned memory a host-to-device copy is
-    queued like a kernel; from ordinary memory it waits for everything queued before it."""
-    if torch.device(device).type == "cuda" and not tensor.is_cuda:
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True)
 
 
 IGNORE = -100  # label id at padding positions of token-level labels (cross-entropy's ignore_index)

@@ -64,6 +64,6 @@ def data_table(result: dict) -> str:
     return "\n".join([
         f"seqtasks bench --data: {result['rows']:,} rows, {result['tokens']:,} tokens ({result['file_mb']} MB CSV)",
         f"read + tokenize {result['read_s']} s, vocabulary {result['vocab_s']} s, encode {result['encode_s']} s",
-        f"{result['rows_per_s']:,} rows/s, {result['tokens_per_s']:,} tokens/s; peak resident memory "
-        f"{result['peak_rss_mb']:,} MB",
+        (f"{result['rows_per_s']:,} rows/s, {result['tokens_per_s']:,} tokens/s; peak resident memory "
+         f"{result['peak_rss_mb']:,} MB"),
     ])

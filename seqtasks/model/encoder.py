@@ -18,8 +18,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtasks.core.checkpoint import load_state, load_tensors
 from seqtasks.core.config import EncoderConfig, load_config
+from seqtasks.core.device_copy import to_device
 from seqtasks.core.errors import CheckpointError, ConfigError
-from seqtasks.data.batching import pad_batch, to_device
+from seqtasks.data.batching import pad_batch
 from seqtasks.data.chars import WordChars, chars_of
 from seqtasks.data.vocab import Vocab
 from seqtasks.model.cells import CELLS, build_cell
