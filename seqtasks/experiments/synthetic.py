@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from seqtasks.data.batching import EncodedSplit
+from seqtasks.tasks import get_task
 from seqtasks.tasks.inference import gather_rows
 
 RECALL_KEYS, RECALL_DISTRACTORS = 8, 16
@@ -55,6 +56,6 @@ TASKS = {
 
 
 def score_adding(model, split: EncodedSplit) -> dict[str, float]:
-    error = gather_rows(model, split, lambda output: output.logits) - split.labels
+    error = gather_rows(model, get_task("text-regression"), split, ("value",))["value"] - split.labels
     return {"mse": float(error.square().mean()), "accuracy": float((error.abs() < ADDING_TOLERANCE).float().mean()),
             "n": len(split)}

@@ -22,7 +22,7 @@ from seqtasks.data.batching import (
     encode_split,
 )
 from seqtasks.data.vocab import LabelSet, Vocab
-from seqtasks.model.encoder import LSTMEncoder
+from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
 from seqtasks.tasks.model import SequenceModel
 
 Split = EncodedSplit | EncodedPairs
@@ -93,14 +93,20 @@ class Task:
         """The dev metric (higher is better) that selects the best epoch."""
         return "accuracy"
 
-    def predictions(self, model: SequenceModel, split: Split) -> Any:
-        """The model's answers for every row, in row order (the task's own shape)."""
+    def outputs(self, model: SequenceModel, encoded: EncoderOutput, output: HeadOutput) -> dict[str, torch.Tensor]:
+        """The named tensors a deployed model returns for a batch (the exported graph's outputs, in
+        this order); `predictions` is built from them alone, so both backends share it."""
+        raise NotImplementedError
+
+    def predictions(self, model, split: Split) -> Any:
+        """The answers of a model (a SequenceModel or a deployed one) for every row, in row order
+        (the task's own shape)."""
         raise NotImplementedError
 
     def metrics(self, split: Split, predictions: Any, labels: list[str]) -> dict:
         raise NotImplementedError
 
-    def score(self, model: SequenceModel, split: Split, labels: list[str]) -> dict:
+    def score(self, model, split: Split, labels: list[str]) -> dict:
         return self.metrics(split, self.predictions(model, split), labels)
 
     # -- predict and explain ---------------------------------------------------------------------

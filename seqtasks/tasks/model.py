@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -10,6 +11,9 @@ from heads import HeadOutput
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import Batch
 from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
+
+if TYPE_CHECKING:
+    from seqtasks.tasks.base import Task
 
 
 class SequenceModel(nn.Module):
@@ -24,6 +28,16 @@ class SequenceModel(nn.Module):
 
     def encode(self, batch: Batch) -> EncoderOutput:
         return self.encoder(batch.token_ids, batch.lengths, batch.chars)
+
+    @torch.inference_mode()
+    def outputs(self, batch: Batch, task: Task) -> dict[str, torch.Tensor]:
+        """The task's named outputs for an unlabelled batch, as float CPU tensors: what the exported
+        graph computes too (seqtasks/tools/deploy.py), so predictions are built the same from either."""
+        self.eval()
+        batch = batch.to(next(self.parameters()).device)
+        encoded = self.encode(batch)
+        named = task.outputs(self, encoded, self.head(encoded, batch))
+        return {name: value.float().cpu() for name, value in named.items()}
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> torch.Tensor:

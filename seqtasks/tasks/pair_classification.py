@@ -26,9 +26,14 @@ class PairClassification(Task):
             raise ConfigError(f"{self.name} takes two labels (the second is the positive one); got {labels}")
         return super().build_model(config, vocab_size, labels)
 
+    def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
+        """embedding [2B, D]: every first text's vector, then every second one's."""
+        return {"embedding": model.head.embed(encoded), "cosine": output.cosine, "logits": output.logits}
+
     def predictions(self, model, split) -> torch.Tensor:
         """[N, 2]: the cosine and the log-odds of the second label."""
-        return gather_rows(model, split, lambda output: torch.stack([output.cosine, output.logits], -1))
+        rows = gather_rows(model, self, split, ("cosine", "logits"))
+        return torch.stack([rows["cosine"], rows["logits"]], -1)
 
     def metrics(self, split, predictions, labels) -> dict:
         return paraphrase_metrics(split.labels.tolist(), (predictions[:, 1] > 0).long().tolist())

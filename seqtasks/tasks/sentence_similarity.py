@@ -18,10 +18,15 @@ class SentenceSimilarity(ScoredTask):
     heads: ClassVar[dict[str, type]] = {"cosine": CosineScoreHead, "comparator": ComparatorScoreHead}
     default_head = "cosine"
 
+    def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
+        """embedding [2B, D]: every first text's vector, then every second one's."""
+        return {"embedding": model.head.embed(encoded), "cosine": output.cosine,
+                "score": model.head.score(output.logits)}
+
     def predictions(self, model, split) -> torch.Tensor:
         """[N, 2]: the cosine and the predicted score in [0, 1]."""
-        head = model.head
-        return gather_rows(model, split, lambda output: torch.stack([output.cosine, head.score(output.logits)], -1))
+        rows = gather_rows(model, self, split, ("cosine", "score"))
+        return torch.stack([rows["cosine"], rows["score"]], -1)
 
     def metrics(self, split, predictions, labels) -> dict:
         return similarity_metrics(split.labels.tolist(), predictions[:, 1].tolist())

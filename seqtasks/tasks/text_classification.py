@@ -19,9 +19,15 @@ class TextClassification(Task):
     heads: ClassVar[dict[str, type]] = {"classification": ClassificationHead}
     default_head = "classification"
 
+    def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
+        named = {"probabilities": output.logits.softmax(-1)}
+        if output.attention is not None:
+            named["attention"] = output.attention  # [B, heads, T]
+        return named
+
     def predictions(self, model, split) -> torch.Tensor:
         """Probabilities [N, K]."""
-        return gather_rows(model, split, lambda output: output.logits.softmax(-1))
+        return gather_rows(model, self, split, ("probabilities",))["probabilities"]
 
     def metrics(self, split, predictions, labels) -> dict:
         return classification_metrics(split.labels.tolist(), predictions.argmax(-1).tolist())

@@ -17,8 +17,11 @@ class TextRegression(ScoredTask):
     heads: ClassVar[dict[str, type]] = {"regression": RegressionHead}
     default_head = "regression"
 
+    def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
+        return {"value": output.logits}
+
     def predictions(self, model, split) -> torch.Tensor:
-        return gather_rows(model, split, lambda output: output.logits)
+        return gather_rows(model, self, split, ("value",))["value"]
 
     def metrics(self, split, predictions, labels) -> dict:
         return similarity_metrics(split.labels.tolist(), predictions.tolist())

@@ -13,8 +13,9 @@ from heads.crf import allowed_transitions
 from heads.tagging import tag_scheme
 from seqtasks.core.errors import DataFormatError
 from seqtasks.data.tagging import bioes_to_bio
+from seqtasks.model.encoder import lengths_mask
 from seqtasks.tasks.base import Task
-from seqtasks.tasks.inference import run_batches
+from seqtasks.tasks.inference import batch_outputs
 from seqtasks.tasks.metrics import entity_metrics, token_accuracy
 
 
@@ -47,11 +48,16 @@ class TokenClassification(Task):
     def selection_metric(self, labels) -> str:
         return "f1" if tag_scheme(labels) else "accuracy"
 
+    def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
+        """emissions [B, T, K]; decoding (argmax or a CRF's Viterbi) is the head's, outside the graph."""
+        return {"emissions": output.logits}
+
     def predictions(self, model, split) -> list[list[int]]:
         """Tag ids per sentence, one per real token, in row order."""
         paths: list = [None] * len(split)
-        for index, _, encoded, output in run_batches(model, split):
-            for row, path in zip(index.tolist(), model.head.decode(output.logits, encoded.mask)):
+        for index, batch, outputs in batch_outputs(model, self, split):
+            mask = lengths_mask(batch.lengths, batch.token_ids.shape[1])
+            for row, path in zip(index.tolist(), model.head.decode(outputs["emissions"], mask)):
                 paths[row] = path
         return paths
 
