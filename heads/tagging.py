@@ -32,10 +32,7 @@ class TaggingHead(nn.Module):
         self.labels = list(labels)
         self.dropout = nn.Dropout(config.dropout)
         self.emit = nn.Linear(input_size, len(labels))
-        self.crf = None
-        if config.crf:
-            scheme = tag_scheme(self.labels)
-            self.crf = CRF(len(labels), allowed_transitions(self.labels, scheme) if scheme else None)
+        self.crf = build_crf(self.labels) if config.crf else None
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         emissions = self.emit(self.dropout(encoded.states))  # [B, T, K]
@@ -49,8 +46,19 @@ class TaggingHead(nn.Module):
         return HeadOutput(logits=emissions, loss=loss)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """Best tag ids per row, one per real token."""
-        if self.crf is not None:
-            return self.crf.viterbi(emissions, mask)
-        best = emissions.argmax(-1)
-        return [row[:n].tolist() for row, n in zip(best, mask.sum(1).tolist())]
+        return decode_tags(emissions, mask, self.crf)
+
+
+def build_crf(labels: list[str]) -> CRF:
+    """A CRF whose transitions forbid the invalid moves of the labels' tag scheme (none for plain tags)."""
+    scheme = tag_scheme(labels)
+    return CRF(len(labels), allowed_transitions(labels, scheme) if scheme else None)
+
+
+def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, crf: CRF | None) -> list[list[int]]:
+    """Best tag ids per row, one per real token: the CRF's Viterbi path, or each token's argmax.
+    A deployed model (seqtasks/tools/deploy.py) decodes with this too, outside its graph."""
+    if crf is not None:
+        return crf.viterbi(emissions, mask)
+    best = emissions.argmax(-1)
+    return [row[:n].tolist() for row, n in zip(best, mask.sum(1).tolist())]

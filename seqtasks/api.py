@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
+
 from recipes import load_recipe
 from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import RunConfig, apply_overrides, merge, read_config_file, to_dict
@@ -23,7 +25,7 @@ from seqtasks.core.errors import ConfigError, RunFolderError
 from seqtasks.engine.pipeline import read_rows
 from seqtasks.engine.run import LoadedRun, load_run
 from seqtasks.engine.sweep import resumable
-from seqtasks.tools.predict import predict_lines
+from seqtasks.tools.predict import embed_texts, predict_lines
 
 
 @dataclass
@@ -48,6 +50,10 @@ class Run:
     def predict(self, texts: Iterable[str]) -> list[dict]:
         """One record per text (pairs: "first<TAB>second"), as `seqtasks predict` writes them."""
         return list(predict_lines(self.loaded, texts))
+
+    def embed(self, texts: Iterable[str]) -> torch.Tensor:
+        """The sentence vectors [N, D] a pair task's head compares, one row per text."""
+        return embed_texts(self.loaded, list(texts))
 
 
 def evaluate_file(run: LoadedRun, path: str, overrides: list[str]):

@@ -1,4 +1,4 @@
-"""`seqtasks` command line: recipes, train, evaluate, predict."""
+"""`seqtasks` command line: recipes, train, evaluate, predict, explain, export, bench."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,7 @@ from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.experiments.ddp_bench import ddp_table, run_ddp_bench
+from seqtasks.tools.deploy import export_run, load_deployed
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
     explain_text,
@@ -82,15 +83,26 @@ def cmd_train(args) -> None:
     print(f"{config.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
 
 
-def load_run_and_file(run_dir: str, data: str, overrides: list[str] | None = None, device: str = ""):
+def load_backend(args):
+    """The run under the backend the command names: the torch model on --device, or its exported graph."""
+    if getattr(args, "backend", "torch") == "onnx":
+        return load_deployed(args.run, int8=args.int8)
+    if getattr(args, "int8", False):
+        raise ConfigError("--int8 is a choice of exported graph: use it with --backend onnx")
+    return load_run(args.run, map_location=str(resolve_device(args.device)))
+
+
+def load_run_and_file(args, overrides: list[str] | None = None):
     """A trained run, and a file read as its training data was (data.* overrides aside): metrics, split, rows."""
-    run = load_run(run_dir, map_location=str(resolve_device(device)))
-    return (run, *evaluate_file(run, str(data), overrides or []))
+    run = load_backend(args)
+    return (run, *evaluate_file(run, str(args.data), overrides or []))
 
 
 def cmd_evaluate(args) -> None:
-    run, metrics, split, rows = load_run_and_file(args.run, args.data, args.set, args.device)
+    run, metrics, split, rows = load_run_and_file(args, args.set)
     if args.explain:
+        if args.backend != "torch":
+            raise ConfigError("--explain reads the torch model's attention: drop --backend onnx")
         page = Path(args.explain_out or Path(args.run) / "explain.html")
         write_html(run, rows, worst_examples(run, rows, split, args.explain), page)
         print(f"{args.explain} examples with the largest loss -> {page}")
@@ -101,7 +113,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_diagnose(args) -> None:
-    run, _, split, _ = load_run_and_file(args.run, args.data, device=args.device)
+    run, _, split, _ = load_run_and_file(args)
     flows, gates = diagnose(run.model, split, examples=args.examples)
     out_dir = Path(args.out or Path(args.run) / "diagnostics")
     meta = {"run": str(args.run), "data": str(args.data), "examples": min(args.examples, len(split)),
@@ -112,7 +124,7 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    run = load_run(args.run, map_location=str(resolve_device(args.device)))
+    run = load_backend(args)
     lines = (decode_line(raw) for raw in sys.stdin.buffer)  # any bytes in, valid UTF-8 JSON out
     if args.format == "csv":
         write_csv_predictions(run, lines, sys.stdout, args.batch_size)
@@ -128,6 +140,14 @@ def cmd_explain(args) -> None:
     if args.png:
         heatmap(explanation, Path(args.png))
         print(f"-> {args.png}")
+
+
+def cmd_export(args) -> None:
+    manifest = export_run(args.run, int8=args.int8)
+    for kind, record in manifest["files"].items():
+        print(f"{kind}: {Path(args.run) / record['file']} ({record['bytes'] / 1e6:.1f} MB)")
+    print(f"checked against the torch model: max |difference| {manifest['check_max_abs_difference']:.1e}; "
+          f"outputs: {', '.join(manifest['outputs'])} -> {Path(args.run) / 'export.json'}")
 
 
 def cmd_bench(args) -> None:
@@ -198,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="lines: one text per line (pairs tab-separated), JSON lines out; csv: a CSV with the "
                               "run's text columns in, the same CSV with prediction columns added out")
 
+    for command in (evaluate, predict):
+        command.add_argument("--backend", default="torch", choices=["torch", "onnx"],
+                             help="onnx: the graph `seqtasks export` wrote, under onnxruntime (CPU)")
+        command.add_argument("--int8", action="store_true", help="with --backend onnx: the int8 graph")
+
+    export = commands.add_parser("export", help="write a run as an ONNX graph (and an int8 one) any runtime can load")
+    export.add_argument("run")
+    export.add_argument("--format", default="onnx", choices=["onnx"])
+    export.add_argument("--int8", action="store_true", help="also write model.int8.onnx (dynamic int8 quantization)")
+
     explain = commands.add_parser("explain", help="each token of a text with its attention weight")
     explain.add_argument("run")
     explain.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -222,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
-            "predict": cmd_predict, "explain": cmd_explain, "bench": cmd_bench}
+            "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,7 +103,20 @@ class LSTMEncoder(nn.Module):
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
+        if torch.jit.is_tracing():  # ONNX export: the same h_T read off the states, see final_states
+            final = self.final_states(states, lengths)
         return EncoderOutput(states=states, final=final, mask=lengths_mask(to_device(lengths, token_ids.device), max_len))
+
+    def final_states(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """h_T from the padded states: the forward half at each row's last step, the backward half at its
+        first. Equal to h_n's top layer; torch's ONNX exporter crashes on a graph where the padded
+        states go unused (a pooling that reads only h_T), so the traced graph takes this path."""
+        last = (lengths.to(states.device) - 1).view(-1, 1, 1).expand(-1, 1, states.shape[-1])
+        forward = states.gather(1, last).squeeze(1)
+        if self.num_directions == 1:
+            return forward
+        hidden = states.shape[-1] // 2
+        return torch.cat([forward[:, :hidden], states[:, 0, hidden:]], dim=-1)
 
     def drop_words(self, token_ids: torch.Tensor) -> torch.Tensor:
         """In training, replace each real token by <unk> (id 1) with probability word_dropout, so the

@@ -3,14 +3,16 @@ pair task two tab-separated texts per line. What a record holds is the task's (s
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TextIO
 
+import torch
 from datasets import Dataset
 
-from seqtasks.core.errors import DataFormatError
+from seqtasks.core.errors import ConfigError, DataFormatError
 from seqtasks.engine.run import LoadedRun
+from seqtasks.tasks.inference import batch_outputs
 
 
 def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -> Iterator[dict]:
@@ -36,6 +38,29 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
                 yield {"text": line, "error": errors[i]}
             else:
                 yield task.record(texts[i], tokens[i], predictions, position[i], run.labels.labels)
+
+
+def embed_texts(run: LoadedRun, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """The sentence vectors [N, D] a pair task's head compares (to index for search), from either
+    backend: the texts go in as pairs, the first half against the second, so each is encoded once."""
+    if not run.task.pair:
+        raise ConfigError(f"embed needs a pair task's run (sentence-similarity or pair-classification); "
+                          f"{run.run_dir} is {run.task.name}")
+    tokens = [run.vocab.tokenize(text) for text in texts]
+    empty = [i + 1 for i, row in enumerate(tokens) if not row]
+    if empty:
+        raise DataFormatError("input", empty[0], "cannot embed an empty text")
+    half = (len(tokens) + 1) // 2
+    first, second = tokens[:half], tokens[half:] + tokens[: half - (len(tokens) - half)]  # odd: repeat one
+    rows = Dataset.from_dict({"tokens": first, "tokens_b": second, "line": list(range(1, half + 1))})
+    split = run.task.encode(rows, run.vocab, None, "input", 0, run.config.encoder.chars)
+    vectors = None
+    for index, _, outputs in batch_outputs(run.model, run.task, split, batch_size):
+        both = outputs["embedding"]
+        if vectors is None:
+            vectors = torch.empty(2 * half, both.shape[1])
+        vectors[index], vectors[index + half] = both[: len(index)], both[len(index) :]
+    return vectors[: len(texts)] if vectors is not None else torch.empty(0)
 
 
 def row_error(sides: list[list[str]], pair: bool, limit: int) -> str | None:
