@@ -20,6 +20,7 @@ from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.experiments.ddp_bench import ddp_table, run_ddp_bench
+from seqtasks.experiments.deploy_bench import deploy_table, run_deploy_bench
 from seqtasks.tools.deploy import export_run, load_deployed
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
@@ -160,6 +161,12 @@ def cmd_bench(args) -> None:
         if args.json:
             write_json(args.json, result)
         return
+    if args.onnx:
+        result = run_deploy_bench(args.onnx, log)
+        print(deploy_table(result))
+        if args.json:
+            write_json(args.json, result)
+        return
     if args.data:
         result = run_data_bench(args.rows, Path(args.data_dir), log)
         print(data_table(result))
@@ -246,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead: read, count and encode a generated CSV of --rows rows (your-own-data speed)")
     bench.add_argument("--ddp", type=int, default=0, metavar="N",
                        help="instead: training tokens/s of N gloo processes (torchrun) against 1, and the all-reduce share")
+    bench.add_argument("--onnx", nargs="+", metavar="RUN",
+                       help="instead: predict speed, file size and dev metric of trained runs under torch, "
+                            "onnxruntime fp32 and int8, at batch 1 and 256 (exports them first if needed)")
     bench.add_argument("--rows", type=int, default=1_000_000, help="rows of the --data CSV")
     bench.add_argument("--data-dir", default="runs/bench-data", help="where the --data CSV is written (kept)")
     return parser
