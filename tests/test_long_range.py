@@ -1,15 +1,23 @@
 import json
 
+import pytest
 import torch
 
 from recipes.long_range import Config
 from seqtasks.core.config import apply_overrides
 from seqtasks.experiments import long_range
+from seqtasks.core.errors import ConfigError
+from seqtasks.data.batching import Batch
 from seqtasks.experiments.synthetic import (
     ADDING_LEVELS,
+    GATED_CUE,
+    GATED_SYMBOLS,
     RECALL_KEYS,
     adding_problem,
+    cue_positions,
+    gated_task,
     recall_task,
+    score_gated,
 )
 
 
@@ -53,7 +61,62 @@ def test_interrupted_long_range_run_resumes_from_the_cli(tmp_path):
              "--set=cells=lstm,rnn", "--set=tasks=recall"]
     assert main(["train", "long-range", "--out", str(tmp_path), *small]) == 0
     finished = (tmp_path / "results.md").read_text()
-    (tmp_path / "recall-T8-rnn" / "result.json").unlink()  # as if killed while training the rnn
+    (tmp_path / "recall-T8-rnn" / "seed-13" / "result.json").unlink()  # as if killed while training the rnn
     (tmp_path / "metrics.json").unlink()
     assert main(["train", "long-range", "--out", str(tmp_path), "--resume"]) == 0
     assert (tmp_path / "results.md").read_text() == finished
+
+
+def test_gated_labels_are_each_steps_symbol_except_the_key_at_one_late_cue():
+    split = gated_task(200, 40, torch.Generator().manual_seed(0))
+    tokens, labels = split.flat_ids.view(200, 40), split.labels.view(200, 40)
+    assert split.token_labels and torch.all((tokens == GATED_CUE).sum(1) == 1)
+    cues = cue_positions(split)
+    assert int(cues.min()) >= 30 and int(cues.max()) <= 38  # the last quarter, never the last step
+    rows = torch.arange(200)
+    torch.testing.assert_close(labels[rows, cues], tokens[:, 0] - 1)  # the key at the cue
+    off_cue = tokens != GATED_CUE
+    torch.testing.assert_close(labels[off_cue], tokens[off_cue] - 1)  # elsewhere each step's own symbol
+
+
+class CopyModel:
+    """Answers every step with its own input symbol and class 0 at the cue: perfect off the cue,
+    right at the cue only where the key is 0."""
+
+    def outputs(self, batch: Batch, task) -> dict:
+        symbols = (batch.token_ids - 1).clamp(0, GATED_SYMBOLS - 1)
+        symbols[batch.token_ids == GATED_CUE] = 0
+        return {"emissions": torch.nn.functional.one_hot(symbols, GATED_SYMBOLS).float()}
+
+    head = type("Argmax", (), {"decode": staticmethod(lambda e, mask: [r[:n].tolist() for r, n in
+                                                                        zip(e.argmax(-1), mask.sum(1).tolist())])})
+
+
+def test_gated_scores_the_steps_and_the_key_apart():
+    split = gated_task(300, 20, torch.Generator().manual_seed(1))
+    scores = score_gated(CopyModel(), split)
+    keys = split.flat_ids.view(300, 20)[:, 0] - 1
+    assert scores["per_step"] == 1.0
+    assert scores["key"] == pytest.approx(float((keys == 0).float().mean()))
+    assert scores["accuracy"] == pytest.approx((1.0 + scores["key"]) / 2)
+
+
+def test_cells_take_a_width_of_their_own():
+    assert long_range.CellSpec.parse("tied_gates:94") == long_range.CellSpec("tied_gates", 94)
+    assert long_range.CellSpec.parse("lstm").label == "lstm"
+    with pytest.raises(ConfigError, match="NAME:WIDTH"):
+        long_range.CellSpec.parse("tied_gates:wide")
+
+
+def test_gated_smoke_over_seeds_writes_mean_std_and_the_gate_profile(tmp_path):
+    config = apply_overrides(Config(), ["steps=3", "lengths=12", "probe_length=12", "dev_examples=32", "tasks=gated",
+                                        "cells=lstm,no_output_gate,tied_gates:24", "seeds=1,2"])
+    record = long_range.run(config, tmp_path)
+    assert len(record["results"]) == 3 * 2
+    assert "±" in (tmp_path / "results.md").read_text()
+    params = {row["cell"]: row["parameters"] for row in record["results"]}
+    assert params["tied_gates (H=24)"] > 0 and set(params) == {"lstm", "no_output_gate", "tied_gates (H=24)"}
+    profiles = record["gate_profiles"]
+    assert "o" in profiles["lstm"] and "o" not in profiles["no_output_gate"]
+    assert len(profiles["lstm"]["o"]["opening"]) == len(profiles["lstm"]["offsets"])
+    assert (tmp_path / "gated_gates_at_cue.png").is_file() and (tmp_path / "accuracy_vs_length.png").is_file()

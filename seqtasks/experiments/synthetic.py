@@ -5,6 +5,11 @@
   gives MSE ~0.20; a model counts an example as solved when it is within 0.04 of the sum.
 - recall: the first token is one of 8 keys, followed by T - 1 distractors; the target is the
   key. Chance is 1/8. The answer sits T - 1 steps before h_T.
+- gated (seed Q5): T symbols from 8, one step in the last quarter replaced by a cue. Tagging over
+  every h_t: each step's label is its own symbol, the cue step's is the first symbol (the key).
+  Labels and key share one set of 8, so a key that shows in h_t before the cue pulls every step's
+  answer towards it; only the cue may let it out. Scored apart: per-step accuracy off the cue, and
+  key accuracy at the cue. Chance is 1/8 for both.
 
 Both are encoded as token ids so they go through the same encoder as text: id 0 is padding.
 """
@@ -19,6 +24,8 @@ from seqtasks.tasks.inference import gather_rows
 RECALL_KEYS, RECALL_DISTRACTORS = 8, 16
 ADDING_LEVELS = 10
 ADDING_TOLERANCE = 0.04
+GATED_SYMBOLS = 8
+GATED_CUE = 1 + GATED_SYMBOLS  # token id of the cue; symbol v is id 1 + v
 
 
 def adding_problem(count: int, length: int, generator: torch.Generator) -> EncodedSplit:
@@ -42,6 +49,34 @@ def recall_task(count: int, length: int, generator: torch.Generator) -> EncodedS
     return _as_split(token_ids, keys)
 
 
+def gated_task(count: int, length: int, generator: torch.Generator) -> EncodedSplit:
+    symbols = torch.randint(0, GATED_SYMBOLS, (count, length), generator=generator)
+    first_cue = length - max(length // 4, 1)
+    cue = torch.randint(min(first_cue, length - 2), length - 1, (count,), generator=generator)  # never the last step
+    rows = torch.arange(count)
+    token_ids = 1 + symbols
+    token_ids[rows, cue] = GATED_CUE
+    labels = symbols.clone()
+    labels[rows, cue] = symbols[:, 0]
+    split = _as_split(token_ids, labels.reshape(-1))
+    split.token_labels = True
+    return split
+
+
+def cue_positions(split: EncodedSplit) -> torch.Tensor:
+    """[N] the cue's step in each row of a gated split (rows of equal length)."""
+    return (split.flat_ids.view(len(split), -1) == GATED_CUE).float().argmax(1)
+
+
+def score_gated(model, split: EncodedSplit) -> dict[str, float]:
+    paths = get_task("token-classification").predictions(model, split)
+    predicted = torch.tensor([tag for path in paths for tag in path])
+    correct = predicted == split.labels
+    at_cue = split.flat_ids == GATED_CUE
+    per_step, key = float(correct[~at_cue].float().mean()), float(correct[at_cue].float().mean())
+    return {"per_step": per_step, "key": key, "accuracy": (per_step + key) / 2, "n": len(split)}
+
+
 def _as_split(token_ids: torch.Tensor, targets: torch.Tensor) -> EncodedSplit:
     count, length = token_ids.shape
     return EncodedSplit(token_ids.reshape(-1), torch.arange(count + 1) * length, targets)
@@ -52,6 +87,7 @@ TASKS = {
     "adding": (adding_problem, 1 + 2 * ADDING_LEVELS, "text-regression", []),
     "recall": (recall_task, 1 + RECALL_KEYS + RECALL_DISTRACTORS, "text-classification",
                [f"key{k}" for k in range(RECALL_KEYS)]),
+    "gated": (gated_task, 1 + GATED_CUE, "token-classification", [f"s{v}" for v in range(GATED_SYMBOLS)]),
 }
 
 
