@@ -4,21 +4,24 @@ import pytest
 import torch
 
 from recipes.long_range import Config
-from seqtasks.core.config import apply_overrides
-from seqtasks.experiments import long_range
+from seqtasks.core.config import HeadConfig, apply_overrides
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import Batch
+from seqtasks.experiments import long_range
 from seqtasks.experiments.synthetic import (
     ADDING_LEVELS,
     GATED_CUE,
     GATED_SYMBOLS,
     RECALL_KEYS,
+    CueBalancedTagging,
     adding_problem,
     cue_positions,
     gated_task,
     recall_task,
     score_gated,
 )
+from seqtasks.model.encoder import EncoderOutput
+from seqtasks.tools.deploy import DeployedHead
 
 
 def test_adding_target_is_the_sum_of_the_two_marked_values():
@@ -73,10 +76,12 @@ def test_gated_labels_are_each_steps_symbol_except_the_key_at_one_late_cue():
     assert split.token_labels and torch.all((tokens == GATED_CUE).sum(1) == 1)
     cues = cue_positions(split)
     assert int(cues.min()) >= 30 and int(cues.max()) <= 38  # the last quarter, never the last step
-    rows = torch.arange(200)
-    torch.testing.assert_close(labels[rows, cues], tokens[:, 0] - 1)  # the key at the cue
-    off_cue = tokens != GATED_CUE
-    torch.testing.assert_close(labels[off_cue], tokens[off_cue] - 1)  # elsewhere each step's own symbol
+    rows, keys = torch.arange(200), tokens[:, 0] - 1 - GATED_SYMBOLS  # keys have tokens of their own
+    assert int(keys.min()) >= 0 and int(tokens[:, 1:][tokens[:, 1:] != GATED_CUE].max()) <= GATED_SYMBOLS
+    torch.testing.assert_close(labels[rows, cues], keys)  # the key at the cue
+    torch.testing.assert_close(labels[:, 0], keys)
+    off_cue = tokens[:, 1:] != GATED_CUE
+    torch.testing.assert_close(labels[:, 1:][off_cue], tokens[:, 1:][off_cue] - 1)  # elsewhere each step's own symbol
 
 
 class CopyModel:
@@ -84,18 +89,16 @@ class CopyModel:
     right at the cue only where the key is 0."""
 
     def outputs(self, batch: Batch, task) -> dict:
-        symbols = (batch.token_ids - 1).clamp(0, GATED_SYMBOLS - 1)
-        symbols[batch.token_ids == GATED_CUE] = 0
+        symbols = (batch.token_ids - 1) % GATED_SYMBOLS  # the key's own symbol at step 1, and 0 at the cue
         return {"emissions": torch.nn.functional.one_hot(symbols, GATED_SYMBOLS).float()}
 
-    head = type("Argmax", (), {"decode": staticmethod(lambda e, mask: [r[:n].tolist() for r, n in
-                                                                        zip(e.argmax(-1), mask.sum(1).tolist())])})
+    head = DeployedHead()  # argmax decoding
 
 
 def test_gated_scores_the_steps_and_the_key_apart():
     split = gated_task(300, 20, torch.Generator().manual_seed(1))
     scores = score_gated(CopyModel(), split)
-    keys = split.flat_ids.view(300, 20)[:, 0] - 1
+    keys = split.flat_ids.view(300, 20)[:, 0] - 1 - GATED_SYMBOLS
     assert scores["per_step"] == 1.0
     assert scores["key"] == pytest.approx(float((keys == 0).float().mean()))
     assert scores["accuracy"] == pytest.approx((1.0 + scores["key"]) / 2)
@@ -120,3 +123,15 @@ def test_gated_smoke_over_seeds_writes_mean_std_and_the_gate_profile(tmp_path):
     assert "o" in profiles["lstm"] and "o" not in profiles["no_output_gate"]
     assert len(profiles["lstm"]["o"]["opening"]) == len(profiles["lstm"]["offsets"])
     assert (tmp_path / "gated_gates_at_cue.png").is_file() and (tmp_path / "accuracy_vs_length.png").is_file()
+
+
+def test_the_gated_loss_weighs_the_key_as_much_as_all_the_steps():
+    split = gated_task(4, 10, torch.Generator().manual_seed(2))
+    batch = split.batch(torch.arange(4))
+    head = CueBalancedTagging(6, [f"s{v}" for v in range(GATED_SYMBOLS)], HeadConfig())
+    states = torch.randn(4, 10, 6)
+    encoded = EncoderOutput(states, states[:, -1], torch.ones(4, 10, dtype=torch.bool))
+    output = head(encoded, batch)
+    losses = torch.nn.functional.cross_entropy(output.logits.flatten(0, 1), batch.labels.flatten(), reduction="none")
+    cue = (batch.token_ids == GATED_CUE).flatten()
+    torch.testing.assert_close(output.loss, losses[~cue].mean() + losses[cue].mean())

@@ -29,12 +29,10 @@ from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.engine.pipeline import train_best
 from seqtasks.engine.provenance import write_record
 from seqtasks.engine.sweep import resumable, split_list
-from seqtasks.experiments.synthetic import TASKS, cue_positions, score_adding, score_gated
-from seqtasks.tasks import get_task
+from seqtasks.experiments.synthetic import TASKS, cue_positions
 from seqtasks.tools.diagnostics import DirectionTrace, gradient_flow, trace_gradients
 
 CUE_WINDOW = range(-12, 2)  # steps around the cue at which the gated task's gate profile is read
-SCORERS = {"adding": score_adding, "gated": score_gated}
 
 
 @dataclass(frozen=True)
@@ -61,10 +59,9 @@ class CellSpec:
 
 
 def run_config_for(config, task: str, spec: CellSpec, seed: int) -> RunConfig:
-    _, _, kind, _ = TASKS[task]
     return RunConfig(
         recipe=config.recipe,
-        task=kind,
+        task=TASKS[task].kind,
         data=DataConfig(dataset=f"synthetic-{task}", train="generated", dev="generated"),
         encoder=EncoderConfig(embedding_dim=config.embedding_dim, hidden_size=spec.width or config.hidden_size,
                               bidirectional=False, dropout=0.0, cell=spec.cell, vectors="",
@@ -78,14 +75,14 @@ def run_config_for(config, task: str, spec: CellSpec, seed: int) -> RunConfig:
 def train_one(config, task: str, length: int, spec: CellSpec, seed: int, out_dir: Path) -> dict:
     """Train one cell on one (task, T, seed); its result row and, at probe_length, its gradient flow
     (and on the gated task the gate profile around the cue)."""
-    generate, vocab_size, kind, labels = TASKS[task]
+    synthetic = TASKS[task]
     generator = torch.Generator().manual_seed(seed * 1000 + length)  # same data for every cell
-    train_split = generate(config.steps * config.batch_size, length, generator)
-    dev_split = generate(config.dev_examples, length, generator)
+    train_split = synthetic.generate(config.steps * config.batch_size, length, generator)
+    dev_split = synthetic.generate(config.dev_examples, length, generator)
     run_config = run_config_for(config, task, spec, seed)
     torch.manual_seed(seed)
-    model = get_task(kind).build_model(run_config, vocab_size, labels)
-    score = SCORERS.get(task) or (lambda model, split: get_task(kind).score(model, split, labels))
+    model = synthetic.build_model(run_config)
+    score = synthetic.scorer()
     write_json(out_dir / "config.json", to_dict(run_config))
     state, dev = train_best(model, train_split, dev_split, run_config, out_dir, score, "accuracy")
     row = {"task": task, "T": length, "cell": spec.label, "seed": seed,
@@ -215,7 +212,7 @@ def plot_results(rows: list[dict], path: Path) -> None:
             stds = [statistics.stdev(by_t[t]) if len(by_t[t]) > 1 else 0.0 for t in ts]
             axis.errorbar(ts, [statistics.mean(by_t[t]) for t in ts], yerr=stds, marker="o", capsize=3, label=cell)
         if task in ("recall", "gated"):
-            axis.axhline(1 / len(TASKS[task][3]), color="grey", linestyle=":", label="chance")
+            axis.axhline(1 / len(TASKS[task].labels), color="grey", linestyle=":", label="chance")
         lengths = sorted({r["T"] for r in rows})
         axis.set(title=task, xlabel="sequence length T", ylabel=ylabel, ylim=(0, 1.02), xscale="log")
         axis.set_xticks(lengths, [str(t) for t in lengths])
