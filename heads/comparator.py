@@ -6,7 +6,8 @@
   points around it (p_floor = floor(y) - y + 1, p_floor+1 = y - floor(y)), so the expectation r.p is
   the gold score; the MLP predicts a distribution p_hat, trained by KL(p || p_hat), and the predicted
   score is r.p_hat.
-- `ComparatorPairHead` (pair classification): the MLP gives the log-odds of the second label.
+- `ComparatorPairHead` (pair classification): with two labels the MLP gives the log-odds of the second;
+  with more (entailment, neutral, contradiction) a logit per label, trained by cross-entropy.
 
 Both keep `embed` (the pooled vector) and report the cosine of u and v, so `similarity` and `embed`
 work as with the cosine heads, while predict and evaluate write the comparator's score.
@@ -83,12 +84,18 @@ class ComparatorScoreHead(Comparator):
 
 
 class ComparatorPairHead(Comparator):
+    def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
+        self.outputs = 1 if len(labels) == 2 else len(labels)
+        super().__init__(input_size, labels, config)
+
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        """logits [B]: the log-odds that the pair is of label 1."""
+        """logits [B]: the log-odds that the pair is of the second label; with more labels [B, K]."""
         output, cosine, pooled = self.compare(encoded)
-        logits = output.squeeze(-1)
+        logits = output.squeeze(-1) if self.outputs == 1 else output
         loss = None
-        if batch.labels is not None:
+        if batch.labels is not None and self.outputs > 1:
+            loss = nn.functional.cross_entropy(logits, batch.labels)
+        elif batch.labels is not None:
             loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.labels.float())
         return HeadOutput(logits=logits, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)

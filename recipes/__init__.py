@@ -6,7 +6,7 @@ from types import ModuleType
 
 from seqtasks.core.errors import ConfigError
 
-RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "stsb", "mrpc",
+RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "sick-entailment", "stsb", "mrpc",
            "long-range", "compare-pooling",
            # your own data, one recipe per kind of task (seqtasks/tasks)
            "text-classification", "token-classification", "pair-classification", "sentence-similarity"]

@@ -20,7 +20,8 @@ pytest.importorskip("onnxruntime")
 
 SMALL = ["--set", "encoder.hidden_size=16", "--set", "train.epochs=1"]
 DEV = {"sst2": "sst2/stsa.binary.dev", "ud-pos": "ud_english_ewt/en_ewt-ud-dev.conllu",
-       "conll-ner": "conll2003/eng.testa", "sick": "sick/SICK_trial.txt", "mrpc": "mrpc/msr-para-val.tsv"}
+       "conll-ner": "conll2003/eng.testa", "sick": "sick/SICK_trial.txt", "sick-entailment": "sick/SICK_trial.txt",
+       "mrpc": "mrpc/msr-para-val.tsv"}
 
 
 def trained(tmp_path_factory, recipe, *settings):
@@ -123,6 +124,7 @@ def test_tagging_exports_emissions_and_decodes_the_same_tags(recipe, tmp_path_fa
 
 
 @pytest.mark.parametrize("recipe,settings", [("sick", []), ("sick", ["--set", "head.name=comparator", "--set", "head.cosine_floor=-1.0"]),
+                                             ("sick-entailment", []),
                                              ("mrpc", []), ("mrpc", ["--set", "head.name=comparator"])])
 def test_pair_tasks_export_vectors_cosine_and_score(recipe, settings, tmp_path_factory, data_dir):
     run_dir = trained(tmp_path_factory, recipe, "--set", "train.max_steps=10", *settings)

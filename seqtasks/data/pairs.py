@@ -1,8 +1,10 @@
 """Readers for sentence-pair files: SICK, STS Benchmark and MRPC, each with its own quirks.
 
-Each returns a Dataset with `tokens` and `tokens_b` (the two sentences), `line`, and either
-`score` (a similarity rescaled to [0, 1] from the dataset's own range) or `label` (MRPC's
-"0"/"1"). The sentences are raw text, so they are split into words and punctuation here.
+Each returns a Dataset with `tokens` and `tokens_b` (the two sentences), `line`, and `score` (a
+similarity rescaled to [0, 1] from the dataset's own range) or `label` (MRPC's "0"/"1"), or both:
+SICK carries a relatedness score and an entailment label for every pair, so one file serves
+sentence-similarity (its gold is `score`) and pair-classification (`label`). The sentences are raw
+text, so they are split into words and punctuation here.
 """
 from __future__ import annotations
 
@@ -38,15 +40,16 @@ def score_value(path, number: int, text: str, low: float, high: float) -> float:
     return (value - low) / (high - low)
 
 
-def pairs_dataset(path, rows: list[tuple], kind: str) -> Dataset:
+def pairs_dataset(path, rows: list[tuple], kinds: tuple[str, ...]) -> Dataset:
+    """rows: (line, first, second, *gold values, one per name in kinds)."""
     if not rows:
         raise DataFormatError(path, 1, "no sentence pairs in file")
-    numbers, first, second, gold = zip(*rows)
+    numbers, first, second, *golds = zip(*rows)
     for number, a, b in zip(numbers, first, second):
         if not a or not b:
             raise DataFormatError(path, number, "a sentence of the pair is empty")
-    return Dataset.from_dict({"tokens": list(first), "tokens_b": list(second), kind: list(gold),
-                              "line": list(numbers)})
+    return Dataset.from_dict({"tokens": list(first), "tokens_b": list(second),
+                              **{kind: list(gold) for kind, gold in zip(kinds, golds)}, "line": list(numbers)})
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,12 @@ class PairLayout:
     first: int
     second: int
     score_range: tuple[float, float] | None  # None: the gold value is a "0"/"1" label
+    label: int | None = None  # a label column beside the score (SICK's entailment judgment)
 
 
 LAYOUTS = {
-    "sick": PairLayout("pair_ID\t", "pair_ID, sentence_A, sentence_B, relatedness_score (1-5), ...", 3, 1, 2,
-                       (1.0, 5.0)),
+    "sick": PairLayout("pair_ID\t", "pair_ID, sentence_A, sentence_B, relatedness_score (1-5), entailment_judgment",
+                       3, 1, 2, (1.0, 5.0), label=4),
     "stsb": PairLayout(None, "genre, file, year, id, score (0-5), sentence1, sentence2", 4, 5, 6, (0.0, 5.0)),
     "mrpc": PairLayout("Quality\t", "Quality, #1 ID, #2 ID, #1 String, #2 String", 0, 3, 4, None),
 }
@@ -71,7 +75,7 @@ LAYOUTS = {
 
 def read_pairs(path: Path | str, layout: PairLayout) -> Dataset:
     rows = []
-    count = max(layout.gold, layout.first, layout.second) + 1
+    count = max(layout.gold, layout.first, layout.second, layout.label or 0) + 1
     for number, fields in tab_rows(path, layout.header):
         if len(fields) < count:
             raise DataFormatError(path, number, f"expected {count} tab-separated fields ({layout.fields}), "
@@ -81,8 +85,14 @@ def read_pairs(path: Path | str, layout: PairLayout) -> Dataset:
             gold = score_value(path, number, gold, *layout.score_range)
         elif gold not in {"0", "1"}:
             raise DataFormatError(path, number, f"label {gold!r} is not 0 or 1")
-        rows.append((number, split_words(fields[layout.first]), split_words(fields[layout.second]), gold))
-    return pairs_dataset(path, rows, "label" if layout.score_range is None else "score")
+        extra = ()
+        if layout.label is not None:
+            if not fields[layout.label].strip():
+                raise DataFormatError(path, number, f"empty label in column {layout.label + 1} ({layout.fields})")
+            extra = (fields[layout.label].strip(),)
+        rows.append((number, split_words(fields[layout.first]), split_words(fields[layout.second]), gold, *extra))
+    kinds = ("label",) if layout.score_range is None else ("score", "label") if layout.label is not None else ("score",)
+    return pairs_dataset(path, rows, kinds)
 
 
 PAIR_READERS = {name: partial(read_pairs, layout=layout) for name, layout in LAYOUTS.items()}

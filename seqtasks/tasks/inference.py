@@ -53,10 +53,11 @@ def batch_outputs(model, task: Task, split: Split, batch_size: int = 256
 
 def gather_rows(model, task: Task, split: Split, names: tuple[str, ...], batch_size: int = 256
                 ) -> dict[str, torch.Tensor]:
-    """Per-row outputs {name: [N, ...]} in the split's row order (outputs with a row per input row)."""
+    """Per-row outputs {name: [N, ...]} in the split's row order (outputs with a row per input row);
+    a name the model does not output is an empty tensor."""
     rows: dict[str, torch.Tensor] = {}
     for index, _, outputs in batch_outputs(model, task, split, batch_size):
-        for name in names:
+        for name in (n for n in names if n in outputs):
             values = outputs[name]
             if name not in rows:
                 rows[name] = torch.empty((len(split), *values.shape[1:]))

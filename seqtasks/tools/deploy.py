@@ -103,7 +103,9 @@ def export_run(run_dir: str | Path, int8: bool = False) -> dict:
         expected = {name: value.float() for name, value in run.model.outputs(batch_of(inputs), run.task).items()}
     axes = {"token_ids": {0: "rows", 1: "steps"}, "lengths": {0: "rows"}, "char_spellings": {0: "forms"},
             "char_index": {0: "rows", 1: "steps"}}
-    axes.update({name: {0: "rows", **({STEP_AXES[name]: "steps"} if name in STEP_AXES else {})} for name in expected})
+    for name in expected:  # a pair task's answers have a row per pair, half the rows of its inputs
+        first = "pairs" if run.task.pair and name != "embedding" else "rows"
+        axes[name] = {0: first, **({STEP_AXES[name]: "steps"} if name in STEP_AXES else {})}
     fp32 = run_dir / FILES[False]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on the encoder's input checks, and the exporter's age

@@ -43,8 +43,8 @@ def test_split_words_keeps_numbers_and_separates_clitics():
 
 @pytest.mark.parametrize("text,message", [
     ("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n1\tA b\tC d\t7.5\tNEUTRAL\n", "outside the dataset's range"),
-    ("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n1\tA b\tC d\n", "expected 4 tab-separated fields"),
-    ("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n1\tA b\t \t3.0\n", "a sentence of the pair is empty"),
+    ("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n1\tA b\tC d\n", "expected 5 tab-separated fields"),
+    ("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n1\tA b\t \t3.0\tNEUTRAL\n", "a sentence of the pair is empty"),
 ])
 def test_malformed_sick_names_file_and_line(tmp_path, text, message):
     path = tmp_path / "SICK_bad.txt"
