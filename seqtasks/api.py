@@ -23,7 +23,7 @@ from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import RunConfig, apply_overrides, merge, read_config_file, to_dict
 from seqtasks.core.errors import ConfigError, RunFolderError
 from seqtasks.engine.pipeline import read_rows
-from seqtasks.engine.run import LoadedRun, load_run
+from seqtasks.engine.run import LoadedRun, load_run, task_names
 from seqtasks.engine.sweep import resumable
 from seqtasks.tools.predict import embed_texts, predict_lines
 
@@ -97,15 +97,16 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
 
 def train(config: str | Path | dict | None = None, recipe: str | None = None, out: str | Path | None = None,
           overwrite: bool = False, **overrides: Any) -> Run | dict:
-    """Train and return the Run (a cross-validated recipe returns its metrics record: it has no single
-    model). `config`: a recipe name, a TOML/JSON file or a dict; overrides as {"train.epochs": 5}."""
+    """Train and return the Run (a cross-validated or multi-task recipe returns its metrics record: it
+    has no single model; seqtasks.load_run(RUN, task=NAME) loads one task's). `config`: a recipe name, a TOML/JSON file or a dict; overrides as {"train.epochs": 5}."""
     if isinstance(config, str) and not Path(config).suffix and recipe is None:
         config, recipe = None, config  # a bare recipe name
     module, run_config = resolve_config(recipe, config, [f"{k}={v}" for k, v in overrides.items()])
     run_dir = Path(out or Path("runs") / run_config.recipe)
     prepare_run_dir(run_dir, False, overwrite)
     record = module.main(run_config, run_dir)
-    return Run(load_run(run_dir)) if (run_dir / "best.safetensors").is_file() else record
+    single = (run_dir / "best.safetensors").is_file() and not task_names(run_dir)
+    return Run(load_run(run_dir)) if single else record
 
 
 def train_seeds(module: ModuleType, config: RunConfig, run_dir: Path, seeds: list[int], resume: bool = False) -> dict:

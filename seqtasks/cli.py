@@ -87,10 +87,12 @@ def cmd_train(args) -> None:
 def load_backend(args):
     """The run under the backend the command names: the torch model on --device, or its exported graph."""
     if getattr(args, "backend", "torch") == "onnx":
+        if args.task:
+            raise ConfigError("--backend onnx serves a single-task run's export; drop --task")
         return load_deployed(args.run, int8=args.int8)
     if getattr(args, "int8", False):
         raise ConfigError("--int8 is a choice of exported graph: use it with --backend onnx")
-    return load_run(args.run, map_location=str(resolve_device(args.device)))
+    return load_run(args.run, map_location=str(resolve_device(args.device)), task=args.task)
 
 
 def load_run_and_file(args, overrides: list[str] | None = None):
@@ -136,7 +138,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_explain(args) -> None:
-    explanation = explain_text(load_run(args.run, map_location=str(resolve_device(args.device))), args.text)
+    explanation = explain_text(load_backend(args), args.text)
     print("\n".join(weight_lines(explanation)))
     if args.png:
         heatmap(explanation, Path(args.png))
@@ -240,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
     explain.add_argument("text")
     explain.add_argument("--png", help="also write a heatmap of the weights here")
+    for command in (evaluate, diagnose, predict, explain):
+        command.add_argument("--task", default="", help="a multi-task run: which task's head to use")
 
     bench = commands.add_parser("bench", help="training and inference speed against a hand-written nn.LSTM loop")
     bench.add_argument("recipe", nargs="?", default="ud-pos", help="whose training file to measure (default ud-pos)")

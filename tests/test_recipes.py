@@ -11,6 +11,7 @@ SPECIAL = {  # recipes whose config is not a RunConfig: their own smoke budgets
     "long-range": ["steps=3", "lengths=10", "probe_length=10", "dev_examples=20", "tasks=adding,recall",
                    "cells=lstm,rnn"],
     "compare-pooling": ["tasks=trec", "poolings=last,max", "seeds=1", "epochs=1", "max_steps=2"],
+    "multi-task": ["tasks=trec,sick", *SMOKE],
 }
 
 
@@ -27,7 +28,10 @@ def test_recipe_trains_on_a_smoke_budget(recipe, data_dir, tmp_path):
     assert main(["train", recipe, "--out", str(out), *(f"--set={o}" for o in overrides)]) == 0
     record = json.loads((out / "metrics.json").read_text())
     assert record["recipe"] == recipe and record["versions"]["torch"]
-    if recipe in SPECIAL:
+    if "tasks" in record:  # multi-task: every task's dev metrics, and their mean
+        assert all(task["dev"]["n"] > 0 for task in record["tasks"].values()) and len(record["tasks"]) == 2
+        assert 0.0 <= record["dev"]["mean"] <= 1.0 or record["selected_on"] != "dev mean"
+    elif recipe in SPECIAL:
         assert record["results"]
     elif "cv" in record:
         assert record["cv"]["folds"] == 2 and len(record["cv"]["per_fold"]) == 2

@@ -104,6 +104,22 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+@dataclass
+class MultiTaskConfig:
+    """One encoder trained for several tasks at once, each with its own head (seqtasks/engine/multitask.py).
+    Each task is a recipe, or a TOML file of one (your own data); its data and head are its own, the
+    encoder and the training settings are these."""
+
+    recipe: str = "multi-task"
+    tasks: str = ""  # comma-separated: recipe names or TOML files, e.g. "ud-pos,conll-ner"
+    weights: str = ""  # each task's loss weight, comma-separated in the same order; "" = 1 each
+    sampling: str = "proportional"  # which task a batch comes from: proportional, uniform or temperature
+    temperature: float = 2.0  # sampling=temperature: task i with probability proportional to n_i^(1/temperature)
+    select: str = "mean"  # the best epoch: "mean" of the tasks' dev selection metrics, or one task's name
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
 def valid_keys(config: Any, prefix: str = "") -> list[str]:
     keys = []
     for f in dataclasses.fields(config):

@@ -27,6 +27,7 @@ class Batch:
     labels: torch.Tensor | None  # [B]
     index: torch.Tensor  # [B] rows of the split, to map predictions back
     chars: WordChars | None = None  # spellings, for encoders with character features
+    task: str = ""  # a multi-task run: the task whose head this batch trains
 
     def to(self, device: torch.device | str) -> Batch:
         """The batch on `device`, except `lengths`: pack_padded_sequence wants them on the CPU, and
@@ -35,7 +36,7 @@ class Batch:
             return self
         chars = None if self.chars is None else self.chars.to(device)
         labels = None if self.labels is None else to_device(self.labels, device)
-        return Batch(to_device(self.token_ids, device), self.lengths, labels, self.index, chars)
+        return Batch(to_device(self.token_ids, device), self.lengths, labels, self.index, chars, self.task)
 
 
 IGNORE = -100  # label id at padding positions of token-level labels (cross-entropy's ignore_index)

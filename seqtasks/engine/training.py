@@ -29,6 +29,7 @@ from seqtasks.core.config import TrainConfig
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import EncodedPairs, EncodedSplit, bucketed_batches
 from seqtasks.engine.distributed import Runtime
+from seqtasks.engine.mixture import TaskMixture
 from seqtasks.tasks.model import SequenceModel
 
 Scorer = Callable[[SequenceModel, EncodedSplit | EncodedPairs], dict]
@@ -44,10 +45,19 @@ class TrainerState:
     history: list[dict] = field(default_factory=list)
 
 
-def epoch_batches(split: EncodedSplit, config: TrainConfig, epoch: int) -> list[torch.Tensor]:
+def epoch_batches(split: EncodedSplit | TaskMixture, config: TrainConfig, epoch: int) -> list:
+    """An epoch's batches (row indices; for a TaskMixture, (task, row indices)), a function of (seed, epoch)."""
+    if isinstance(split, TaskMixture):
+        return split.epoch_batches(config, epoch)
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     batches = bucketed_batches(split.lengths, config.batch_size, generator)
     return batches[: config.max_steps] if config.max_steps else batches
+
+
+def batch_tokens(split: EncodedSplit | TaskMixture, batches: list) -> int:
+    if isinstance(split, TaskMixture):
+        return split.tokens(batches)
+    return int(sum(int(split.lengths[b].sum()) for b in batches))
 
 
 def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, desc: str,
@@ -148,7 +158,7 @@ def train(
         train_seconds = time.perf_counter() - started
         dev = runtime.broadcast(score(model, dev_split) if runtime.main else None)
         state.epoch += 1
-        tokens = int(sum(int(train_split.lengths[b].sum()) for b in batches))
+        tokens = batch_tokens(train_split, batches)
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "dev": dev,
                               "train_seconds": round(train_seconds, 3),
                               "train_tokens_per_s": round(tokens / train_seconds, 1)})

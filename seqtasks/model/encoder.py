@@ -8,6 +8,7 @@ its word embedding concatenated with a character CNN over its spelling (`chars`,
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtasks.core.checkpoint import load_state, load_tensors
-from seqtasks.core.config import EncoderConfig, load_config
+from seqtasks.core.config import EncoderConfig, from_dict
 from seqtasks.core.device_copy import to_device
 from seqtasks.core.errors import CheckpointError, ConfigError
 from seqtasks.data.batching import pad_batch
@@ -153,7 +154,8 @@ class LSTMEncoder(nn.Module):
         if not (run_dir / "config.json").is_file():
             raise CheckpointError(f"{run_dir}: not a run folder (no config.json)")
         vocab = Vocab.load(run_dir / "vocab.json")
-        encoder = cls.from_config(load_config(run_dir / "config.json").encoder, len(vocab))
+        saved = json.loads((run_dir / "config.json").read_text())  # a single- or a multi-task run's config
+        encoder = cls.from_config(from_dict(EncoderConfig, saved["encoder"], f"{run_dir}/config.json"), len(vocab))
         tensors = load_tensors(run_dir / "best.safetensors", "model", map_location)
         weights = {name[len("encoder."):]: t for name, t in tensors.items() if name.startswith("encoder.")}
         load_state(encoder, weights, run_dir / "best.safetensors")

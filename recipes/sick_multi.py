@@ -1,0 +1,29 @@
+"""SICK relatedness and SICK entailment from one encoder: the same sentence pairs, both gold columns
+(the sick and sick-entailment recipes' heads), early stopping on relatedness."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recipes import multi_task
+from seqtasks.core.config import EncoderConfig, MultiTaskConfig, TrainConfig
+
+DESCRIPTION = "sick relatedness + sick entailment, one shared BiLSTM (multi-task)"
+DATASET, TASK = "sick", "sentence-similarity + pair-classification"
+
+
+@dataclass
+class Config(MultiTaskConfig):
+    recipe: str = "sick-multi"
+    tasks: str = "sick,sick-entailment"
+    select: str = "sick"
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, batch_size=32, lr=1e-3, patience=6))
+
+
+def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    return multi_task.main(config, run_dir, resume)
+
+
+if __name__ == "__main__":
+    from seqtasks.cli import recipe_entry
+
+    recipe_entry("sick-multi")
