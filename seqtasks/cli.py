@@ -87,9 +87,7 @@ def cmd_train(args) -> None:
 def load_backend(args):
     """The run under the backend the command names: the torch model on --device, or its exported graph."""
     if getattr(args, "backend", "torch") == "onnx":
-        if args.task:
-            raise ConfigError("--backend onnx serves a single-task run's export; drop --task")
-        return load_deployed(args.run, int8=args.int8)
+        return load_deployed(Path(args.run) / "tasks" / args.task if args.task else args.run, int8=args.int8)
     if getattr(args, "int8", False):
         raise ConfigError("--int8 is a choice of exported graph: use it with --backend onnx")
     return load_run(args.run, map_location=str(resolve_device(args.device)), task=args.task)
@@ -146,11 +144,12 @@ def cmd_explain(args) -> None:
 
 
 def cmd_export(args) -> None:
-    manifest = export_run(args.run, int8=args.int8)
+    manifest = export_run(args.run, int8=args.int8, task=args.task)
+    folder = Path(args.run) / "tasks" / args.task if args.task else Path(args.run)
     for kind, record in manifest["files"].items():
-        print(f"{kind}: {Path(args.run) / record['file']} ({record['bytes'] / 1e6:.1f} MB)")
+        print(f"{kind}: {folder / record['file']} ({record['bytes'] / 1e6:.1f} MB)")
     print(f"checked against the torch model: max |difference| {manifest['check_max_abs_difference']:.1e}; "
-          f"outputs: {', '.join(manifest['outputs'])} -> {Path(args.run) / 'export.json'}")
+          f"outputs: {', '.join(manifest['outputs'])} -> {folder / 'export.json'}")
 
 
 def cmd_bench(args) -> None:
@@ -236,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run")
     export.add_argument("--format", default="onnx", choices=["onnx"])
     export.add_argument("--int8", action="store_true", help="also write model.int8.onnx (dynamic int8 quantization)")
+    export.add_argument("--task", default="", help="a multi-task run: the task to export (into RUN/tasks/TASK/)")
 
     explain = commands.add_parser("explain", help="each token of a text with its attention weight")
     explain.add_argument("run")

@@ -127,6 +127,23 @@ def test_evaluate_and_predict_take_a_task_by_name(multi_run, data_dir, tmp_path,
     assert json.loads(capsys.readouterr().out)["label"] in {"0", "1"}
 
 
+def test_a_task_of_a_multi_task_run_exports_and_predicts_under_onnxruntime(multi_run, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    assert main(["export", str(multi_run), "--task", "sst2"]) == 0
+    assert (multi_run / "tasks" / "sst2" / "model.onnx").is_file()
+    outputs = []
+    for backend in ("torch", "onnx"):
+        capsys.readouterr()
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a fine film\nbad , bad , bad\n")))
+        assert main(["predict", str(multi_run), "--task", "sst2", "--backend", backend]) == 0
+        outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    for expected, got in zip(*outputs):
+        assert expected["label"] == got["label"]
+        assert expected["probabilities"]["1"] == pytest.approx(got["probabilities"]["1"], abs=1e-5)
+    assert main(["predict", str(multi_run), "--task", "mrpc", "--backend", "onnx"]) == 2
+    assert f"seqtasks export {multi_run} --task mrpc" in capsys.readouterr().err
+
+
 def test_a_task_the_run_lacks_is_an_error_listing_its_tasks(multi_run, data_dir, capsys):
     file = str(data_dir / "sst2" / "stsa.binary.dev")
     assert main(["evaluate", str(multi_run), "--task", "sst5", "--data", file]) == 2

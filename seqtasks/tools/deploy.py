@@ -88,12 +88,14 @@ def check_batch(run: LoadedRun) -> tuple[torch.Tensor, ...]:
     return token_ids, lengths, spellings, index
 
 
-def export_run(run_dir: str | Path, int8: bool = False) -> dict:
-    """Write model.onnx (and with int8, model.int8.onnx) and export.json into the run folder; returns
-    the manifest. The fp32 graph is checked against the torch model before anything is kept."""
+def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
+    """Write model.onnx (and with int8, model.int8.onnx) and export.json into the run folder (a
+    multi-task run's `task`: into tasks/TASK/); returns the manifest. The fp32 graph is checked against
+    the torch model before anything is kept."""
     onnx = optional("onnx")
-    run_dir = Path(run_dir)
-    run = load_run(run_dir)
+    weights = Path(run_dir) / "best.safetensors"
+    run = load_run(run_dir, task=task)
+    run_dir = run.run_dir
     if run.config.encoder.cell != "lstm":
         raise ConfigError(f"{run_dir}: encoder.cell={run.config.encoder.cell!r} does not export; only cell=lstm "
                           f"(nn.LSTM, ONNX's LSTM op) does")
@@ -120,7 +122,7 @@ def export_run(run_dir: str | Path, int8: bool = False) -> dict:
     manifest = {
         "format": "onnx", "opset": OPSET, "task": run.config.task, "inputs": input_names, "outputs": list(expected),
         "files": {"fp32": file_record(fp32)}, "check_max_abs_difference": difference,
-        "crf": crf_scores(run), "checkpoint_sha256": sha256(run_dir / "best.safetensors"),
+        "crf": crf_scores(run), "checkpoint_sha256": sha256(weights),
         "versions": {**library_versions(), "onnx": onnx.__version__}, "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     if int8:
@@ -226,7 +228,9 @@ def load_deployed(run_dir: str | Path, int8: bool = False, threads: int = 0) -> 
     manifest_path = run_dir / MANIFEST
     if not path.is_file() or not manifest_path.is_file():
         flag = " --int8" if int8 else ""
-        raise CheckpointError(f"{run_dir}: no exported model ({path.name}); run: seqtasks export {run_dir} "
+        command = (f"{run_dir.parent.parent} --task {run_dir.name}" if run_dir.parent.name == "tasks"
+                   else str(run_dir))  # a multi-task run's task
+        raise CheckpointError(f"{run_dir}: no exported model ({path.name}); run: seqtasks export {command} "
                               f"--format onnx{flag}")
     manifest = read_manifest(manifest_path)
     recorded = manifest["files"].get("int8" if int8 else "fp32", {})
