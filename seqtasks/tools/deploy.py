@@ -15,10 +15,13 @@ predict, evaluate and embed run unchanged on it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -109,7 +112,7 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
         first = "pairs" if run.task.pair and name != "embedding" else "rows"
         axes[name] = {0: first, **({STEP_AXES[name]: "steps"} if name in STEP_AXES else {})}
     fp32 = run_dir / FILES[False]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), native_stderr_silenced():
         warnings.simplefilter("ignore")  # the tracer's notes on the encoder's input checks, and the exporter's age
         atomic_write(fp32, lambda temp: torch.onnx.export(
             graph, inputs, temp, dynamo=False, opset_version=OPSET, input_names=input_names,
@@ -137,6 +140,22 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
         manifest["files"]["int8"] = file_record(target)
     write_json(run_dir / MANIFEST, manifest)
     return manifest
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """The exporter's C++ side prints shape-inference notes about pack_padded_sequence straight to file
+    descriptor 2, which Python's warning filters never see; they say nothing a user can act on. Python
+    errors still surface as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def crf_scores(run: LoadedRun) -> dict | None:
