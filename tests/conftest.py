@@ -1,7 +1,12 @@
+import json
 import os
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
+
+import seqtasks.engine.training as training
 
 REPO = Path(__file__).resolve().parents[1]
 if not os.environ.get("SEQTASKS_DATA_DIR") and (REPO.parent / "shared" / "datasets").is_dir():
@@ -20,3 +25,37 @@ def data_dir() -> Path:
 def isolated_cache(tmp_path_factory, monkeypatch):
     """No test reads or fills the user's real download cache."""
     monkeypatch.setenv("SEQTASKS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def history_without_timing(run_dir: Path) -> list[dict]:
+    """A run's log.jsonl without the wall-clock fields, which differ between two equal runs."""
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if not k.startswith("train_s") and "per_s" not in k} for row in rows]
+
+
+@pytest.fixture
+def resumes_exactly(tmp_path, monkeypatch):
+    """check(train): train(run_dir, resume) killed in its second epoch, then resumed, ends where an
+    uninterrupted run ends: the same log and the same best weights."""
+    return lambda train: check_resume(train, tmp_path, monkeypatch)
+
+
+def check_resume(train, tmp_path: Path, monkeypatch) -> None:
+    train(tmp_path / "whole", False)
+    real_epoch, calls = training.train_epoch, []
+
+    def killed_in_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "killed", False)
+    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    assert len(history_without_timing(tmp_path / "killed")) == 1
+    train(tmp_path / "killed", True)
+    assert history_without_timing(tmp_path / "killed") == history_without_timing(tmp_path / "whole")
+    whole, resumed = (load_file(tmp_path / name / "best.safetensors") for name in ("whole", "killed"))
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)

@@ -9,7 +9,6 @@ import torch
 from datasets import Dataset
 from safetensors.torch import load_file
 
-import seqtasks.engine.training
 from recipes import multi_task
 from seqtasks import LSTMEncoder
 from seqtasks.cli import main
@@ -22,11 +21,6 @@ from seqtasks.tasks import get_task
 
 SMALL = ["tasks=sst2,mrpc", "encoder.hidden_size=8", "encoder.embedding_dim=8", "encoder.vectors=",
          "train.epochs=2", "train.max_steps=4", "train.batch_size=16"]
-
-
-def history_without_timing(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in ("train_seconds", "train_tokens_per_s")} for row in rows]
 
 
 def test_two_kinds_of_task_train_through_one_encoder_and_both_heads_learn():
@@ -154,26 +148,8 @@ def test_a_task_the_run_lacks_is_an_error_listing_its_tasks(multi_run, data_dir,
         load_run(multi_run, task="ner")
 
 
-def test_a_multi_task_run_resumes_exactly(data_dir, tmp_path, monkeypatch):
-    config = apply_overrides(multi_task.Config(), SMALL)
-    multi_task.main(config, tmp_path / "whole")
-    real_epoch, calls = seqtasks.engine.training.train_epoch, []
-
-    def killed_in_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(seqtasks.engine.training, "train_epoch", killed_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        multi_task.main(apply_overrides(multi_task.Config(), SMALL), tmp_path / "killed")
-    monkeypatch.setattr(seqtasks.engine.training, "train_epoch", real_epoch)
-    assert len(history_without_timing(tmp_path / "killed")) == 1
-    multi_task.main(apply_overrides(multi_task.Config(), SMALL), tmp_path / "killed", resume=True)
-    assert history_without_timing(tmp_path / "killed") == history_without_timing(tmp_path / "whole")
-    whole, resumed = load_file(tmp_path / "whole" / "best.safetensors"), load_file(tmp_path / "killed" / "best.safetensors")
-    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+def test_a_multi_task_run_resumes_exactly(data_dir, resumes_exactly):
+    resumes_exactly(lambda out, resume: multi_task.main(apply_overrides(multi_task.Config(), SMALL), out, resume))
 
 
 @pytest.mark.parametrize("settings,message", [

@@ -16,7 +16,6 @@ predict, evaluate and embed run unchanged on it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import logging
@@ -37,6 +36,7 @@ from seqtasks.core.checkpoint import atomic_write, write_json
 from seqtasks.core.errors import CheckpointError, ConfigError, SeqtasksError
 from seqtasks.data.batching import Batch
 from seqtasks.data.chars import MAX_BYTES, WordChars
+from seqtasks.data.resolve import file_sha256
 from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.engine.provenance import library_versions
 from seqtasks.engine.run import LoadedRun, load_run, load_run_config
@@ -125,7 +125,7 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
     manifest = {
         "format": "onnx", "opset": OPSET, "task": run.config.task, "inputs": input_names, "outputs": list(expected),
         "files": {"fp32": file_record(fp32)}, "check_max_abs_difference": difference,
-        "crf": crf_scores(run), "checkpoint_sha256": sha256(weights),
+        "crf": crf_scores(run), "checkpoint_sha256": file_sha256(weights),
         "versions": {**library_versions(), "onnx": onnx.__version__}, "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     if int8:
@@ -169,15 +169,7 @@ def crf_scores(run: LoadedRun) -> dict | None:
 
 
 def file_record(path: Path) -> dict:
-    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def batch_of(inputs: tuple[torch.Tensor, ...]) -> Batch:
@@ -253,7 +245,7 @@ def load_deployed(run_dir: str | Path, int8: bool = False, threads: int = 0) -> 
                               f"--format onnx{flag}")
     manifest = read_manifest(manifest_path)
     recorded = manifest["files"].get("int8" if int8 else "fp32", {})
-    if recorded.get("sha256") != sha256(path):
+    if recorded.get("sha256") != file_sha256(path):
         raise CheckpointError(f"{path}: does not match the checksum in {MANIFEST}; export the run again")
     vocab, labels = Vocab.load(run_dir / "vocab.json"), LabelSet.load(run_dir / "labels.json")
     config = load_run_config(run_dir, labels)
