@@ -10,7 +10,7 @@ from pathlib import Path
 from recipes import RECIPES, load_recipe
 from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config, train_seeds
 from seqtasks.core.checkpoint import write_json
-from seqtasks.core.config import ConfigError, RunConfig
+from seqtasks.core.config import ConfigError, MultiTaskConfig, RunConfig
 from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
@@ -65,12 +65,13 @@ def cmd_train(args) -> None:
         run_dir = Path(args.out or Path("runs") / config.recipe)
         if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 alone owns the folder
             prepare_run_dir(run_dir, resume=False, overwrite=args.overwrite)
-    if isinstance(config, RunConfig):  # the sweeps (long-range, compare-pooling) set their runs' devices themselves
+    trains = isinstance(config, RunConfig | MultiTaskConfig)  # the sweeps (long-range, compare-pooling) set their own
+    if trains:
         config.train.device = args.device if args.device is not None else config.train.device
         config.train.amp = args.amp if args.amp is not None else config.train.amp
         print(f"device: {resolve_device(config.train.device)}{', ' + config.train.amp if config.train.amp else ''}")
     if args.seeds:
-        if not isinstance(config, RunConfig):
+        if not trains:
             raise ConfigError(f"--seeds trains a recipe once per seed; {config.recipe} sets its own seeds")
         result = train_seeds(module, config, run_dir, [int(seed) for seed in split_list(args.seeds)], args.resume)
         shown = ", ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in result["summary"].items())

@@ -165,3 +165,11 @@ def test_a_wrong_multi_task_config_fails_before_anything_is_written(settings, me
     assert main(["train", "multi-task", "--out", str(tmp_path / "run"), *[f"--set={s}" for s in settings]]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_seeds_train_a_multi_task_recipe_once_per_seed(tmp_path, data_dir):
+    out = tmp_path / "seeds"
+    assert main(["train", "multi-task", "--out", str(out), "--seeds", "1,2", *[f"--set={s}" for s in SMALL],
+                 "--set=train.epochs=1"]) == 0
+    summary = json.loads((out / "seeds.json").read_text())["summary"]
+    assert len(summary["mean"]["values"]) == 2 and {"sst2/accuracy", "mrpc/f1"} <= set(summary)
