@@ -198,7 +198,7 @@ PANELS = {  # task -> (dev metric, y label) per panel
 
 
 def plot_results(rows: list[dict], path: Path) -> None:
-    """Dev score against T per cell: the mean over seeds, with the std as error bars."""
+    """Dev score against T per cell: the mean over seeds, and each seed as a dot."""
     plt = pyplot()
     panels = [(task, *panel) for task in dict.fromkeys(r["task"] for r in rows) for panel in PANELS[task]]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
@@ -209,8 +209,10 @@ def plot_results(rows: list[dict], path: Path) -> None:
                 if r["task"] == task and r["cell"] == cell:
                     by_t.setdefault(r["T"], []).append(r["dev"][metric])
             ts = sorted(by_t)
-            stds = [statistics.stdev(by_t[t]) if len(by_t[t]) > 1 else 0.0 for t in ts]
-            axis.errorbar(ts, [statistics.mean(by_t[t]) for t in ts], yerr=stds, marker="o", capsize=3, label=cell)
+            line, = axis.plot(ts, [statistics.mean(by_t[t]) for t in ts], marker="o", label=cell)
+            if any(len(v) > 1 for v in by_t.values()):  # each seed as a dot: outcomes can be all-or-nothing
+                axis.scatter([t for t in ts for _ in by_t[t]], [v for t in ts for v in by_t[t]], s=12,
+                             color=line.get_color(), alpha=0.5)
         if task in ("recall", "gated"):
             axis.axhline(1 / len(TASKS[task].labels), color="grey", linestyle=":", label="chance")
         lengths = sorted({r["T"] for r in rows})
@@ -248,13 +250,13 @@ def plot_cue_profiles(profiles: dict[str, dict], path: Path, length: int) -> Non
     if not cells:
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
-    for axis, which, title in zip(axes[0], ("all", "opening"), ("all units", "the 1/8 of units opening most at the cue")):
+    for axis, which, title in zip(axes[0], ("all", "opening"), ("all units", "the 1/8 of units opening most")):
         for cell in cells:
             axis.plot(profiles[cell]["offsets"], profiles[cell]["o"][which], marker=".", label=cell)
         axis.axvline(0, color="grey", linestyle=":")
-        axis.set(title=f"gated, T={length}: mean o_t, {title}", xlabel="steps from the cue", ylabel="output gate",
-                 ylim=(0, 1))
+        axis.set(title=f"mean o_t, {title}", xlabel="steps from the cue", ylabel="output gate", ylim=(0, 1))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
+    fig.suptitle(f"gated task, T={length}: the output gate around the cue (first seed)")
     fig.tight_layout()
     save_figure(fig, path)
