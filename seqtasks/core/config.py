@@ -89,6 +89,7 @@ class TrainConfig:
     clip_norm: float = 5.0
     patience: int = 3  # epochs without dev improvement before stopping
     max_steps: int = 0  # > 0 caps optimizer steps per epoch (smoke tests)
+    bucket_pool: int = 200  # rows are sorted by length within pools of this many batches; 1 = plain random batches
     threads: int = 0  # 0 = torch's default
     device: str = ""  # "" = cuda when available, else cpu (seqtasks train --device)
     amp: str = ""  # mixed precision on GPU: bf16, or fp16 with a gradient scaler (seqtasks train --amp)

@@ -53,7 +53,8 @@ class TaskMixture:
     def own_batches(self, config: TrainConfig, epoch: int) -> list[list[torch.Tensor]]:
         """Each task's batches of an epoch, in its own length-bucketed order."""
         return [bucketed_batches(split.lengths, config.batch_size,
-                                 torch.Generator().manual_seed(config.seed * 100_003 + epoch * 101 + task))
+                                 torch.Generator().manual_seed(config.seed * 100_003 + epoch * 101 + task),
+                                 config.bucket_pool)
                 for task, split in enumerate(self.splits)]
 
     def sizes(self, config: TrainConfig) -> list[int]:

@@ -50,7 +50,7 @@ def epoch_batches(split: EncodedSplit | TaskMixture, config: TrainConfig, epoch:
     if isinstance(split, TaskMixture):
         return split.epoch_batches(config, epoch)
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    batches = bucketed_batches(split.lengths, config.batch_size, generator)
+    batches = bucketed_batches(split.lengths, config.batch_size, generator, config.bucket_pool)
     return batches[: config.max_steps] if config.max_steps else batches
 
 

@@ -46,3 +46,12 @@ def test_overlong_sequence_names_file_and_line():
     rows, vocab, labels = tiny()
     with pytest.raises(DataFormatError, match=r"train\.txt:4: 4 tokens, more than data.max_tokens=3"):
         CLASSIFY.encode(rows, vocab, labels, "train.txt", max_tokens=3)
+
+
+def test_a_pool_of_one_batch_gives_plain_random_batches():
+    lengths = torch.randint(1, 60, (2000,), generator=torch.Generator().manual_seed(1))
+    pooled = bucketed_batches(lengths, 32, torch.Generator().manual_seed(0))
+    plain = bucketed_batches(lengths, 32, torch.Generator().manual_seed(0), pool_batches=1)
+    order = torch.randperm(2000, generator=torch.Generator().manual_seed(0))
+    assert {frozenset(b.tolist()) for b in plain} == {frozenset(c.tolist()) for c in order.split(32)}  # cut in order
+    assert padding_waste(lengths, plain) > 2 * padding_waste(lengths, pooled)
