@@ -30,7 +30,7 @@ def test_two_kinds_of_task_train_through_one_encoder_and_both_heads_learn():
                                     "score": [0.8, 0.1], "line": [1, 2]})}
     kinds = {"a": get_task("text-classification"), "b": get_task("sentence-similarity")}
     vocab = Vocab.build([t for name, task in kinds.items() for c in task.text_columns for t in rows[name][c]])
-    encoder_config = EncoderConfig(embedding_dim=6, hidden_size=5, dropout=0.0, vectors="")
+    encoder_config = EncoderConfig(embedding_dim=6, hidden_size=5, dropout=0.0, vectors="")  # deterministic forward
     encoder = LSTMEncoder.from_config(encoder_config, len(vocab))
     members, splits = {}, []
     for name, task in kinds.items():
@@ -47,7 +47,11 @@ def test_two_kinds_of_task_train_through_one_encoder_and_both_heads_learn():
 
     mixture = TaskMixture(["a", "b"], splits)
     for key in mixture.epoch_batches(TrainConfig(batch_size=2, seed=1), 0):
-        model(mixture.batch(key)).loss.backward()
+        batch = mixture.batch(key)
+        loss = model(batch).loss
+        alone = model.member(batch.task)(batch).loss  # the task's own model: its head, unweighted
+        torch.testing.assert_close(loss, alone * model.weights[batch.task])
+        loss.backward()
     for name, head in model.heads.items():
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters() if p.requires_grad), name
     assert encoder.rnn.weight_hh_l0.grad.abs().sum() > 0

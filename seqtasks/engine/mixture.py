@@ -3,8 +3,8 @@ sampling rule over the tasks' sizes n_i (their training batches in an epoch).
 
 - proportional: every batch of every task once per epoch, in a shuffled order (p_i = n_i / sum n);
 - uniform: p_i = 1 / k, the small tasks' batches repeated, the large ones' not all seen;
-- temperature (Wang et al. 2019, MT-DNN's annealed sampling): p_i proportional to n_i^(1/T), between
-  the two (T=1 is proportional, large T uniform).
+- temperature: p_i proportional to n_i^(1/T), between the two (T=1 is proportional, large T uniform),
+  as multi-task and multilingual training use it to keep large tasks from drowning small ones.
 
 An epoch is sum n_i batches under every rule. The draws depend only on (seed, epoch), like the
 single-task batch order, so --resume continues a multi-task run exactly.
