@@ -1,5 +1,11 @@
 """SICK relatedness and SICK entailment from one encoder: the same sentence pairs, both gold columns
-(the sick and sick-entailment recipes' heads), early stopping on relatedness."""
+(the sick and sick-entailment recipes' heads), early stopping on relatedness.
+
+The relatedness loss (MSE of a cosine against a score in [0, 1]) is about 20 times smaller than the
+entailment cross-entropy, so at equal weights the encoder serves entailment alone: dev Pearson 0.730 ±
+0.003 over 3 seeds, against 0.830 ± 0.012 for the sick recipe. Weighting relatedness x20 brings it back
+(0.831 ± 0.004); x5 trades 2 points of it for 3.7 points of entailment accuracy (0.752 ± 0.014 against
+0.715 ± 0.022 alone)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +20,7 @@ DATASET, TASK = "sick", "sentence-similarity + pair-classification"
 class Config(MultiTaskConfig):
     recipe: str = "sick-multi"
     tasks: str = "sick,sick-entailment"
+    weights: str = "20,1"
     select: str = "sick"
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, batch_size=32, lr=1e-3, patience=6))
