@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import seqtasks.engine.training as training
+from seqtasks.engine import training
 
 REPO = Path(__file__).resolve().parents[1]
 if not os.environ.get("SEQTASKS_DATA_DIR") and (REPO.parent / "shared" / "datasets").is_dir():
