@@ -99,9 +99,9 @@ def score_adding(model, split: EncodedSplit) -> dict[str, float]:
 
 class CueBalancedTagging(TaggingHead):
     """The gated task's loss: the mean over the steps off the cue plus the mean over the cue steps.
-    As a plain token mean the one key per row weighs 1/T, and Adam's second moments, filled by the
-    early per-step gradients, keep its updates small for the whole budget: the LSTM then never
-    learns the key at T=50 (it does with this loss, as it does when only the cue is scored)."""
+    As a plain token mean the one key per row weighs 1/T, and the LSTM never learned the key at T=50
+    (most likely because Adam's second moments, filled by the early per-step gradients, keep the key's
+    updates small for the whole budget); with this loss it does, as it does when only the cue is scored."""
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         emissions = self.emit(self.dropout(encoded.states))
