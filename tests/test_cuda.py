@@ -66,6 +66,25 @@ def test_a_training_step_on_cuda_gives_the_cpu_loss_and_gradients(task, full_fp3
         torch.testing.assert_close(parameter.grad.cpu(), cpu_grads[name], rtol=1e-3, atol=1e-5, msg=name)
 
 
+def test_an_epoch_on_cuda_with_batches_built_ahead_ends_at_the_cpu_weights(full_fp32):
+    """On a GPU the batches come from a worker thread (training.device_batches): same order, same weights."""
+    config = RunConfig(task="token-classification",
+                       encoder=EncoderConfig(embedding_dim=8, hidden_size=6, dropout=0.0, vectors=""),
+                       train=TrainConfig(batch_size=4))
+    config.head.dropout = 0.0
+    split = synthetic_split(40, 7, 40, 3, True, seed=0)
+    batches = list(torch.randperm(40, generator=torch.Generator().manual_seed(0)).split(4))
+    weights = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        model = build_model(config, 40, ["a", "b", "c"]).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        train_epoch(model, optimizer, split, batches, config.train, device, "epoch", Runtime(torch.device(device)))
+        weights[device] = {name: value.cpu() for name, value in model.state_dict().items()}
+    for name, value in weights["cpu"].items():
+        torch.testing.assert_close(weights["cuda"][name], value, rtol=1e-3, atol=1e-4, msg=name)
+
+
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_trains_without_non_finite_losses(amp):
     config = RunConfig(encoder=EncoderConfig(embedding_dim=8, hidden_size=6, vectors=""), train=TrainConfig(batch_size=4))
