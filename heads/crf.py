@@ -84,8 +84,10 @@ class CRF(nn.Module):
 
     @torch.no_grad()
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """The best path of each row, one tag per real token."""
-        transitions, start, end = self._scores()
+        """The best path of each row, one tag per real token. It runs where the emissions are: scoring
+        brings them to the CPU, where tracing back costs no device sync per step."""
+        transitions, start, end = (scores.to(emissions.device) for scores in self._scores())
+        mask = mask.to(emissions.device)
         score = start + emissions[:, 0]
         backpointers = []
         for t in range(1, emissions.shape[1]):

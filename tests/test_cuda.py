@@ -111,3 +111,11 @@ def test_train_evaluate_predict_and_from_pretrained_on_cuda(data_dir, tmp_path, 
                  "--device", "cuda", "--out", str(tmp_path / "diagnostics")]) == 0
     encoder = LSTMEncoder.from_pretrained(out, map_location="cuda")
     assert encoder.encode(["a fine film"]).final.device.type == "cuda"
+
+
+def test_a_crf_tagger_trains_and_evaluates_on_cuda(data_dir, tmp_path):
+    """Scoring brings the emissions to the CPU while the CRF's transitions stay on the GPU."""
+    out = tmp_path / "conll-ner"
+    assert main(["train", "conll-ner", "--out", str(out), "--device", "cuda", *FEW]) == 0
+    assert json.loads((out / "metrics.json").read_text())["dev"]["f1"] >= 0
+    assert main(["evaluate", str(out), "--data", str(data_dir / "conll2003" / "eng.testa"), "--device", "cuda"]) == 0

@@ -126,3 +126,20 @@ def test_word_dropout_only_in_training_and_never_on_padding():
     replaced = (dropped != token_ids)
     assert torch.all(dropped[replaced] == 1) and 5 < int(replaced.sum()) < 35  # ~half of 40 real tokens
     assert torch.equal(encoder.eval().drop_words(token_ids), token_ids)
+
+
+def test_packing_without_syncs_gives_torchs_states_and_final_states():
+    """seqtasks.model.packing replaces torch's pack/pad pair (which syncs the GPU twice a batch)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from seqtasks.model.packing import pack, unpack
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    lengths = torch.tensor([2, 5, 1, 5, 3])  # ties and an unsorted order
+    padded = torch.randn(5, 6, 3) * (torch.arange(6)[None, :, None] < lengths[:, None, None])
+    assert torch.equal(unpack(pack(padded, lengths), 6), padded)
+    mine, (h_mine, _) = lstm(pack(padded, lengths))
+    theirs, (h_theirs, _) = lstm(pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False))
+    torch.testing.assert_close(unpack(mine, 6), pad_packed_sequence(theirs, batch_first=True, total_length=6)[0])
+    torch.testing.assert_close(h_mine, h_theirs)

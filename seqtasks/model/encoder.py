@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtasks.core.checkpoint import load_state, load_tensors
 from seqtasks.core.config import EncoderConfig, from_dict
@@ -26,6 +25,7 @@ from seqtasks.data.chars import WordChars, chars_of
 from seqtasks.data.vocab import Vocab
 from seqtasks.model.cells import CELLS, build_cell
 from seqtasks.model.chars import CharCNN
+from seqtasks.model.packing import pack, unpack
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,8 @@ class LSTMEncoder(nn.Module):
                 raise ValueError("this encoder has character features: pass chars (seqtasks.chars.WordChars)")
             embedded = torch.cat([embedded, self.chars(chars)], dim=-1)
         embedded = self.embedding_dropout(embedded)
-        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_states, (h_n, _) = self.rnn(packed)
-        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=max_len)
+        packed_states, (h_n, _) = self.rnn(pack(embedded, lengths))
+        states = unpack(packed_states, max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
         if torch.jit.is_tracing():  # ONNX export: the same h_T read off the states, see final_states
