@@ -59,10 +59,11 @@ class EncodedSplit:
         return len(self.offsets) - 1
 
     def batch(self, index: torch.Tensor) -> Batch:
-        lengths = self.lengths[index]
+        starts = self.offsets[index]
+        lengths = self.offsets[index + 1] - starts
         width = int(lengths.max())
         steps = torch.arange(width)
-        positions = self.offsets[index][:, None] + steps[None, :]
+        positions = starts[:, None] + steps[None, :]
         real = steps[None, :] < lengths[:, None]
         positions = positions.clamp(max=len(self.flat_ids) - 1)
         token_ids = self.flat_ids[positions] * real

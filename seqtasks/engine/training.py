@@ -67,7 +67,7 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
     """One pass over `batches`; under DDP each rank takes its share of every batch (Runtime.share)."""
     runtime = runtime or Runtime(torch.device(device))
     model.train()
-    total_loss = torch.zeros((), device=runtime.device)
+    losses: list[torch.Tensor] = []  # summed every 50 steps: a running += would be a kernel launch per step
     bar = tqdm(total=len(batches), desc=desc, unit="batch", leave=False, dynamic_ncols=True,
                disable=None if runtime.main else True)
     for step, (batch, weight) in enumerate(device_batches(split, batches, runtime), start=1):
@@ -86,11 +86,12 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
             scaler.update()
         else:
             optimizer.step()
-        total_loss += output.loss.detach().float()
+        losses.append(output.loss.detach().float())
         if step % 50 == 0:
-            bar.set_postfix(loss=f"{total_loss.item() / step:.4f}")
+            losses = [torch.stack(losses).sum()]
+            bar.set_postfix(loss=f"{losses[0].item() / step:.4f}")
     bar.close()
-    return total_loss.item() / max(len(batches), 1)
+    return torch.stack(losses).sum().item() / len(batches) if batches else 0.0
 
 
 PREFETCH = 2  # batches built ahead on a GPU

@@ -190,7 +190,7 @@ class Bench:
         model, optimizer = self.model()
         torch.manual_seed(self.config.train.seed)
         raw = RawModel(len(self.vocab), e.embedding_dim, e.hidden_size, e.bidirectional, e.dropout,
-                       len(self.labels), split.token_labels).to(self.device)
+                       len(self.labels), split.token_labels, e.word_dropout).to(self.device)
         raw_optimizer = torch.optim.AdamW(raw.parameters(), lr=self.config.train.lr,
                                           weight_decay=self.config.train.weight_decay)
         ratio, toolkit_rates, raw_rates = Ratio(), [], []

@@ -1,6 +1,6 @@
 """The yardstick for `seqtasks bench`: the training loop a person would write by hand.
 
-Embedding -> dropout -> packed `nn.LSTM` -> dropout -> linear, cross-entropy, AdamW, clipping:
+Word dropout -> embedding -> dropout -> packed `nn.LSTM` -> dropout -> linear, cross-entropy, AdamW, clipping:
 the same shapes, batches and optimizer as the toolkit, with none of its structure and with its
 padded batches built before the clock starts, so any cost of the toolkit's data path shows up.
 """
@@ -24,8 +24,9 @@ class RawBatch:
 
 class RawModel(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, bidirectional: bool,
-                 dropout: float, num_labels: int, per_token: bool) -> None:
+                 dropout: float, num_labels: int, per_token: bool, word_dropout: float = 0.0) -> None:
         super().__init__()
+        self.word_dropout = word_dropout
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
@@ -33,7 +34,10 @@ class RawModel(nn.Module):
         self.per_token = per_token
 
     def forward(self, batch: RawBatch) -> torch.Tensor:
-        x = self.dropout(self.embedding(batch.token_ids))
+        ids = batch.token_ids
+        if self.training and self.word_dropout:  # real tokens -> <unk> (id 1), as the recipes train
+            ids = ids.masked_fill((torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids > 0), 1)
+        x = self.dropout(self.embedding(ids))
         packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
         states, (h_n, _) = self.lstm(packed)
         if self.per_token:

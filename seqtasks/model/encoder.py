@@ -9,8 +9,7 @@ its word embedding concatenated with a character CNN over its spelling (`chars`,
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -28,11 +27,31 @@ from seqtasks.model.chars import CharCNN
 from seqtasks.model.packing import pack, unpack
 
 
-@dataclass(frozen=True)
 class EncoderOutput:
-    states: torch.Tensor  # [B, T, D] every h_t of the top layer, zeros at padding
-    final: torch.Tensor  # [B, D] h_T at each row's own length; bidirectional: [fwd at last ; bwd at first]
-    mask: torch.Tensor  # [B, T] True at real tokens
+    """`states` [B, T, D]: every h_t of the top layer, zeros at padding. `final` [B, D]: h_T at each
+    row's own length (bidirectional: [forward at the last step ; backward at the first]). `mask`
+    [B, T]: True at real tokens.
+
+    `states` and `mask` may be given as functions that make them: they run when first read, once.
+    A head that reads only h_T then never unpacks the states, and a tagger without a CRF never builds
+    the mask; at batch 32 on a GPU a step is bound by kernel launches, and those are a dozen of them.
+    """
+
+    def __init__(self, states: torch.Tensor | Callable[[], torch.Tensor], final: torch.Tensor,
+                 mask: torch.Tensor | Callable[[], torch.Tensor]) -> None:
+        self._states, self.final, self._mask = states, final, mask
+
+    @property
+    def states(self) -> torch.Tensor:
+        if callable(self._states):
+            self._states = self._states()
+        return self._states
+
+    @property
+    def mask(self) -> torch.Tensor:
+        if callable(self._mask):
+            self._mask = self._mask()
+        return self._mask
 
 
 def lengths_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -100,12 +119,14 @@ class LSTMEncoder(nn.Module):
             embedded = torch.cat([embedded, self.chars(chars)], dim=-1)
         embedded = self.embedding_dropout(embedded)
         packed_states, (h_n, _) = self.rnn(pack(embedded, lengths))
-        states = unpack(packed_states, max_len)
+        states = lambda: unpack(packed_states, max_len)
+        mask = lambda: lengths_mask(to_device(lengths, token_ids.device), max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
         if torch.jit.is_tracing():  # ONNX export: the same h_T read off the states, see final_states
+            states = states()
             final = self.final_states(states, lengths)
-        return EncoderOutput(states=states, final=final, mask=lengths_mask(to_device(lengths, token_ids.device), max_len))
+        return EncoderOutput(states, final, mask)
 
     def final_states(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """h_T from the padded states: the forward half at each row's last step, the backward half at its
