@@ -66,8 +66,7 @@ def test_a_training_step_on_cuda_gives_the_cpu_loss_and_gradients(task, full_fp3
         torch.testing.assert_close(parameter.grad.cpu(), cpu_grads[name], rtol=1e-3, atol=1e-5, msg=name)
 
 
-def test_an_epoch_on_cuda_with_batches_built_ahead_ends_at_the_cpu_weights(full_fp32):
-    """On a GPU the batches come from a worker thread (training.device_batches): same order, same weights."""
+def test_an_epoch_on_cuda_ends_at_the_cpu_weights(full_fp32):
     config = RunConfig(task="token-classification",
                        encoder=EncoderConfig(embedding_dim=8, hidden_size=6, dropout=0.0, vectors=""),
                        train=TrainConfig(batch_size=4))

@@ -120,7 +120,7 @@ def test_forget_bias_sets_the_forget_gate_at_start(cell):
 def test_word_dropout_only_in_training_and_never_on_padding():
     torch.manual_seed(5)
     encoder = LSTMEncoder(50, 8, 6, word_dropout=0.5)
-    token_ids, lengths = ragged_batch([30, 10], seed=5)
+    token_ids, _lengths = ragged_batch([30, 10], seed=5)
     dropped = encoder.drop_words(token_ids)
     assert torch.all(dropped[token_ids == 0] == 0)  # padding stays padding
     replaced = (dropped != token_ids)

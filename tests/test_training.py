@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 import seqtasks.engine.training
 from recipes.sst2 import Config
@@ -53,32 +52,3 @@ def test_learning_rate_decays_per_epoch(data_dir, tmp_path, monkeypatch):
     pipeline.run(apply_overrides(Config(), [*SMALL, "train.lr=0.01"]), tmp_path / "run")
     assert rates == pytest.approx([0.01, 0.01 / 1.5, 0.01 / 2.0])
 
-
-@pytest.mark.parametrize("count", [0, 1, 2, 5])
-def test_batches_built_ahead_on_a_worker_come_in_order_and_equal(count):
-    """The GPU path builds batches on a thread; run here on the CPU, it must give what the plain path gives."""
-    from seqtasks.engine.distributed import Runtime
-    from seqtasks.engine.training import device_batches
-    from seqtasks.experiments.bench import synthetic_split
-
-    split = synthetic_split(rows=40, length=7, vocab_size=50, labels=3, per_token=True, seed=1)
-    batches = list(torch.randperm(40, generator=torch.Generator().manual_seed(0)).split(8))[:count]
-    runtime = Runtime(torch.device("cpu"))
-    plain = list(device_batches(split, batches, runtime, ahead=0))
-    ahead = list(device_batches(split, batches, runtime, ahead=2))
-    assert len(plain) == len(ahead) == count
-    for (a, wa), (b, wb), index in zip(plain, ahead, batches):
-        assert wa == wb == 1.0
-        assert torch.equal(a.index, index) and torch.equal(b.index, index)
-        assert torch.equal(a.token_ids, b.token_ids) and torch.equal(a.labels, b.labels)
-
-
-def test_an_error_building_a_batch_ahead_reaches_the_loop():
-    from seqtasks.engine.distributed import Runtime
-    from seqtasks.engine.training import device_batches
-    from seqtasks.experiments.bench import synthetic_split
-
-    split = synthetic_split(rows=10, length=3, vocab_size=20, labels=2, per_token=False, seed=1)
-    batches = [torch.tensor([0, 1]), torch.tensor([2, 99])]  # row 99 does not exist
-    with pytest.raises(IndexError):
-        list(device_batches(split, batches, Runtime(torch.device("cpu")), ahead=2))

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -70,10 +68,11 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
     losses: list[torch.Tensor] = []  # summed every 50 steps: a running += would be a kernel launch per step
     bar = tqdm(total=len(batches), desc=desc, unit="batch", leave=False, dynamic_ncols=True,
                disable=None if runtime.main else True)
-    for step, (batch, weight) in enumerate(device_batches(split, batches, runtime), start=1):
+    for step, index in enumerate(batches, start=1):
         bar.update()
+        mine, weight = runtime.share(index)
         with runtime.autocast():
-            output = model(batch)
+            output = model(split.batch(mine).to(runtime.device))
         loss = output.loss if weight == 1.0 else output.loss * weight
         optimizer.zero_grad(set_to_none=True)
         (scaler.scale(loss) if scaler else loss).backward()
@@ -92,38 +91,6 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
             bar.set_postfix(loss=f"{losses[0].item() / step:.4f}")
     bar.close()
     return torch.stack(losses).sum().item() / len(batches) if batches else 0.0
-
-
-PREFETCH = 2  # batches built ahead on a GPU
-
-
-def device_batches(split, batches: list, runtime: Runtime, ahead: int | None = None) -> Iterator[tuple[object, float]]:
-    """Each batch on the runtime's device with this rank's loss weight, in order.
-
-    On a GPU a small model's step is bound by how fast Python launches kernels, so the batch gather
-    and its host-to-device copies run on a worker thread, `ahead` batches ahead (torch releases the
-    GIL inside its ops; the copies are queued on the same stream, so they are ordered before the step
-    that reads them). On a CPU (ahead 0 by default) the cores are the training's, and a worker would
-    only compete for them.
-    """
-    def build(index):
-        mine, weight = runtime.share(index)
-        return split.batch(mine).to(runtime.device), weight
-
-    ahead = (PREFETCH if runtime.device.type == "cuda" else 0) if ahead is None else ahead
-    if not ahead:
-        yield from map(build, batches)
-        return
-    # The worker's current GPU is this rank's, or pinning memory there would open a context on GPU 0.
-    on_gpu = runtime.device.type == "cuda" and runtime.device.index is not None
-    setup = (torch.cuda.set_device, (runtime.device,)) if on_gpu else (None, ())
-    with ThreadPoolExecutor(1, "seqtasks-batches", *setup) as worker:
-        pending = deque(worker.submit(build, index) for index in batches[:ahead])
-        for later in [*batches[ahead:], *[None] * len(pending)]:
-            ready = pending.popleft().result()
-            if later is not None:
-                pending.append(worker.submit(build, later))
-            yield ready
 
 
 def save_training_state(run_dir: Path, model, optimizer, state: TrainerState) -> None:

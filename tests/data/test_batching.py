@@ -36,7 +36,7 @@ def test_bucketed_batches_cover_every_row_once_and_cut_padding(data_dir):
 
 
 def test_unknown_label_names_file_line_and_labels():
-    rows, vocab, labels = tiny()
+    _rows, vocab, labels = tiny()
     other = Dataset.from_dict({"tokens": [["b"], ["c"]], "label": ["x", "zz"], "line": [3, 7]})
     with pytest.raises(UnknownLabelError, match=r"dev\.txt:7: labels \['zz'\] are not in .*\['x', 'y'\]"):
         CLASSIFY.encode(other, vocab, labels, "dev.txt")

@@ -11,7 +11,7 @@ def test_conllu_dev_counts_match_manifest_and_skip_multiword_and_empty_nodes(dat
     rows = read_conllu(data_dir / "ud_english_ewt" / "en_ewt-ud-dev.conllu")
     assert len(rows) == manifest["splits"]["dev"]["examples"] == 2001
     assert sum(len(t) for t in rows["tokens"]) == 25147  # syntactic words, as in the treebank's stats.xml
-    assert set(t for tags in rows["tags"] for t in tags) <= set(manifest["label_set"])
+    assert {t for tags in rows["tags"] for t in tags} <= set(manifest["label_set"])
 
 
 def test_conllu_gzipped_train_reads(data_dir):
