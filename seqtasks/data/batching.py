@@ -13,7 +13,6 @@ import pyarrow as pa
 import torch
 from datasets import Dataset
 
-from seqtasks.core.device_copy import to_device
 from seqtasks.core.errors import DataFormatError
 from seqtasks.data.arrow_tokens import flat_tokens, number_forms, token_ids, token_lists
 from seqtasks.data.chars import WordChars, chars_for, spell
@@ -31,12 +30,14 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """The batch on `device`, except `lengths`: pack_padded_sequence wants them on the CPU, and
-        checking them there costs no wait for the GPU (a .min() of a GPU tensor stalls the pipeline)."""
+        checking them there costs no wait for the GPU (a .min() of a GPU tensor stalls the pipeline).
+        The copies come from ordinary memory: a small one is staged at once without waiting for the GPU,
+        and pinning each batch first cost more (an H100: 210-245 against 140-160 us per ud-pos batch)."""
         if str(device) == "cpu":
             return self
         chars = None if self.chars is None else self.chars.to(device)
-        labels = None if self.labels is None else to_device(self.labels, device)
-        return Batch(to_device(self.token_ids, device), self.lengths, labels, self.index, chars, self.task)
+        labels = None if self.labels is None else self.labels.to(device, non_blocking=True)
+        return Batch(self.token_ids.to(device, non_blocking=True), self.lengths, labels, self.index, chars, self.task)
 
 
 IGNORE = -100  # label id at padding positions of token-level labels (cross-entropy's ignore_index)

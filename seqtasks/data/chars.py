@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqtasks.core.device_copy import to_device
-
 MAX_BYTES = 20  # longer words keep their first and last 10 bytes: prefixes and suffixes carry the signal
 
 
@@ -24,7 +22,7 @@ class WordChars:
     index: torch.Tensor  # [B, T] the form at every position (any form at padding)
 
     def to(self, device: torch.device | str) -> WordChars:
-        return WordChars(to_device(self.spellings, device), to_device(self.index, device))
+        return WordChars(self.spellings.to(device, non_blocking=True), self.index.to(device, non_blocking=True))
 
 
 def spell(forms: Sequence[str]) -> torch.Tensor:

@@ -17,7 +17,6 @@ from torch import nn
 
 from seqtasks.core.checkpoint import load_state, load_tensors
 from seqtasks.core.config import EncoderConfig, from_dict
-from seqtasks.core.device_copy import to_device
 from seqtasks.core.errors import CheckpointError, ConfigError
 from seqtasks.data.batching import pad_batch
 from seqtasks.data.chars import WordChars, chars_of
@@ -120,7 +119,7 @@ class LSTMEncoder(nn.Module):
         embedded = self.embedding_dropout(embedded)
         packed_states, (h_n, _) = self.rnn(pack(embedded, lengths))
         states = lambda: unpack(packed_states, max_len)
-        mask = lambda: lengths_mask(to_device(lengths, token_ids.device), max_len)
+        mask = lambda: lengths_mask(lengths.to(token_ids.device, non_blocking=True), max_len)
         # h_n: [layers * directions, B, H]; the top layer's directions are the last rows.
         final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
         if torch.jit.is_tracing():  # ONNX export: the same h_T read off the states, see final_states

@@ -4,14 +4,12 @@ torch's `pack_padded_sequence(enforce_sorted=False)` copies its sort order to th
 memory, and `pad_packed_sequence` copies the inverse order back to the CPU: each is a device sync.
 At batch 32 a GPU step is bound by how fast the CPU launches kernels, so every sync leaves the GPU
 idle while the next kernels are launched (seen on an H100: two syncs per training step). Here both
-orders are computed on the CPU, where the lengths are, and copied from pinned memory like the batch.
+orders are computed on the CPU, where the lengths are, and copied without waiting, like the batch.
 """
 from __future__ import annotations
 
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
-
-from seqtasks.core.device_copy import to_device
 
 
 def pack(padded: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
@@ -21,7 +19,7 @@ def pack(padded: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
     if torch.jit.is_tracing():  # an exported graph sorts in itself, whatever the example batch was
         return pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
     sorted_lengths, order = torch.sort(lengths, descending=True)
-    sorted_indices, unsorted_indices = to_device(torch.stack([order, order.argsort()]), padded.device)
+    sorted_indices, unsorted_indices = torch.stack([order, order.argsort()]).to(padded.device, non_blocking=True)
     packed = pack_padded_sequence(padded.index_select(0, sorted_indices), sorted_lengths, batch_first=True)
     return PackedSequence(packed.data, packed.batch_sizes, sorted_indices, unsorted_indices)
 
