@@ -41,16 +41,18 @@ class CosineHead(nn.Module):
     def cosine(self, encoded: EncoderOutput) -> tuple[torch.Tensor, Pooled]:
         pooled = self.pool(encoded)
         first, second = self.dropout(pooled.vector).chunk(2)
+        self.compared = (first, second)  # the vectors the cosine saw, for objectives that read them too
         return nn.functional.cosine_similarity(first, second, dim=-1), pooled
 
 
 class CosineScoreHead(CosineHead):
     """objective "mse": the cosine regresses onto the score mapped to [cosine_floor, 1]. objective
     "cosent": only the order of the cosines is trained (CoSENT), so the score is the cosine mapped
-    monotonically to [0, 1] and its MSE means little; Pearson and Spearman are what it is for."""
+    monotonically to [0, 1] and its MSE means little; Pearson and Spearman are what it is for.
+    objective "angle": CoSENT plus AnglE's ranking of angle differences (angle_similarity)."""
 
     OPTIONS = (*CosineHead.OPTIONS, "cosine_floor", "objective")
-    OBJECTIVES = ("mse", "cosent")
+    OBJECTIVES = ("mse", "cosent", "angle")
 
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig) -> None:
         super().__init__(input_size, labels, config)
@@ -58,6 +60,9 @@ class CosineScoreHead(CosineHead):
             raise ConfigError(f"head.objective={config.objective!r}: expected one of {', '.join(self.OBJECTIVES)}")
         self.objective = config.objective
         self.floor = config.cosine_floor if config.objective == "mse" else -1.0
+        if config.objective == "angle" and self.pool.output_size % 2:
+            raise ConfigError(f"head.objective=angle reads each sentence vector as complex numbers (two halves), "
+                              f"but this one has an odd size, {self.pool.output_size}")
 
     def target(self, scores: torch.Tensor) -> torch.Tensor:
         """Gold scores in [0, 1] -> the cosine the model should produce."""
@@ -73,6 +78,9 @@ class CosineScoreHead(CosineHead):
         if batch.labels is not None:
             if self.objective == "cosent":
                 loss = cosent_loss(cosine, batch.labels)
+            elif self.objective == "angle":
+                loss = cosent_loss(cosine, batch.labels) + cosent_loss(angle_similarity(*self.compared), batch.labels,
+                                                                       scale=1.0)
             else:
                 loss = nn.functional.mse_loss(cosine, self.target(batch.labels))
         return HeadOutput(logits=cosine, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
@@ -87,6 +95,22 @@ def cosent_loss(cosines: torch.Tensor, scores: torch.Tensor, scale: float = 20.0
     ordered = scores[:, None] > scores[None, :]
     terms = torch.cat([differences.new_zeros(1), differences[ordered]])
     return torch.logsumexp(terms, dim=0)
+
+
+def angle_similarity(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """AnglE's pair quantity (Li & Li 2024, "AnglE-optimized Text Embeddings", after their angle_emb code):
+    each vector is read as complex numbers (first half real parts, second half imaginary), the first is
+    divided by the second and scaled by the ratio of their norms, and |sum of the quotient's real and
+    imaginary parts| is ranked like a cosine. The cosine's gradient vanishes where it saturates near
+    +-1; this quantity's does not, which is what AnglE adds. Their in-batch negatives are left out:
+    graded similarity scores name no positive pairs. [B] from two [B, 2K]."""
+    a, b = first.chunk(2, dim=-1)
+    c, d = second.chunk(2, dim=-1)
+    squared_second = (c**2 + d**2).sum(-1, keepdim=True)
+    real = (a * c + b * d) / squared_second  # (a + bi) / (c + di)
+    imaginary = (b * c - a * d) / squared_second
+    ratio = (a**2 + b**2).sum(-1, keepdim=True).sqrt() / squared_second.sqrt()
+    return ((real + imaginary) / ratio).sum(-1).abs()
 
 
 class CosinePairHead(CosineHead):

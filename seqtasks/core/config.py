@@ -74,7 +74,7 @@ class HeadConfig:
     dropout: float = 0.5
     crf: bool = False  # tagging: a linear-chain CRF instead of per-token softmax
     cosine_floor: float = -1.0  # matching scores: the cosine a gold score of 0 maps to (1 maps to 1)
-    objective: str = "mse"  # cosine similarity head: mse (the cosine regresses onto the score) or cosent (ranking)
+    objective: str = "mse"  # cosine similarity head: mse (the cosine regresses onto the score), cosent (ranking) or angle (CoSENT + AnglE)
     score_levels: int = 5  # comparator similarity head: the points of Tai et al.'s target distribution
 
 

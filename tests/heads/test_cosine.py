@@ -5,7 +5,9 @@ from datasets import Dataset
 from heads import CosinePairHead, CosineScoreHead
 from seqtasks.core.config import HeadConfig, RunConfig, apply_overrides
 from seqtasks.core.errors import ConfigError
+from seqtasks.data.batching import Batch
 from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.model.encoder import EncoderOutput
 from seqtasks.tasks import build_model, get_task
 from seqtasks.tasks.metrics import paraphrase_metrics, similarity_metrics
 
@@ -82,6 +84,23 @@ def test_cosent_loss_equals_the_brute_force_sum_over_ordered_pairs():
     assert head.score(torch.tensor([-1.0, 0.0, 1.0])).tolist() == [0.0, 0.5, 1.0]  # monotone, no clamping
 
 
+def test_angle_similarity_is_the_complex_quotient_of_angle_and_trains_with_cosent():
+    """AnglE reads a [B, 2K] vector as K complex numbers: checked against torch's complex arithmetic."""
+    from heads.cosine import angle_similarity
+
+    torch.manual_seed(0)
+    u, v = torch.randn(6, 8), torch.randn(6, 8)
+    complex_u, complex_v = torch.complex(*u.chunk(2, -1)), torch.complex(*v.chunk(2, -1))
+    quotient = (complex_u * complex_v.conj()).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1))
+    torch.testing.assert_close(angle_similarity(u, v), (quotient.real + quotient.imag).abs())
+    torch.testing.assert_close(angle_similarity(u, u), torch.ones(6))  # no angle between a vector and itself
+    head = CosineScoreHead(8, [], HeadConfig(objective="angle", dropout=0.0))
+    encoded = EncoderOutput(torch.zeros(12, 1, 8), torch.cat([u, v]).requires_grad_(), torch.ones(12, 1, dtype=torch.bool))
+    loss = head(encoded, Batch(torch.ones(12, 1, dtype=torch.long), torch.ones(12), torch.rand(6), torch.arange(6))).loss
+    loss.backward()
+    assert encoded.final.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("levels", [5, 6])
 def test_comparator_target_puts_the_mass_on_the_two_neighbouring_points_and_keeps_the_expectation(levels):
     from heads.comparator import ComparatorScoreHead
@@ -99,8 +118,10 @@ def test_comparator_target_puts_the_mass_on_the_two_neighbouring_points_and_keep
 
 
 def test_the_objective_and_the_comparator_are_chosen_by_config():
-    with pytest.raises(ConfigError, match="head.objective='angle': expected one of mse, cosent"):
-        CosineScoreHead(4, [], HeadConfig(objective="angle"))
+    with pytest.raises(ConfigError, match="head.objective='anglee': expected one of mse, cosent, angle"):
+        CosineScoreHead(4, [], HeadConfig(objective="anglee"))
+    with pytest.raises(ConfigError, match="odd size, 5"):
+        CosineScoreHead(5, [], HeadConfig(objective="angle"))
     model = build_model(RunConfig(task="sentence-similarity", head=HeadConfig(name="comparator")), 10, [])
     assert type(model.head).__name__ == "ComparatorScoreHead" and model.embeds
     with pytest.raises(ConfigError, match="takes no option objective"):
