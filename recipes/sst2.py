@@ -1,8 +1,8 @@
-"""SST-2: is a movie-review sentence positive or negative? Classified from h_T."""
+"""SST-2: is a movie-review sentence positive or negative? Classified from attention over every h_t."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqtasks.core.config import DataConfig, RunConfig
+from seqtasks.core.config import DataConfig, EncoderConfig, HeadConfig, RunConfig
 from seqtasks.engine import pipeline
 
 DESCRIPTION = "binary sentence sentiment, SST-2 (Kim 2014 split)"
@@ -10,10 +10,15 @@ DESCRIPTION = "binary sentence sentiment, SST-2 (Kim 2014 split)"
 
 @dataclass
 class Config(RunConfig):
-    """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
+    """GloVe 50d BiLSTM (RunConfig's defaults) at 256 units, attention pooling and the 100,000 most frequent
+    GloVe words in the vocabulary. Chosen on dev over seeds 13-15 (README, "Why a hand-written script
+    beats..."): 0.819 ± 0.003 against 0.791 ± 0.007 for the shared defaults and 0.809 ± 0.001 for the
+    hand-written script in ../shared/baselines."""
 
     recipe: str = "sst2"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="sst2", train="train", dev="dev"))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, vectors_vocab=100_000))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(pooling="attention"))
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
