@@ -156,8 +156,11 @@ def test_explain_prints_each_tokens_weight_and_evaluate_writes_the_worst_example
     assert text.count("class='ex'") == 4 and "rgba(220,40,40,1.00)" in text
 
 
-def test_explain_on_a_run_without_attention_says_how_to_get_one(run_dir, capsys):
-    assert main(["explain", str(run_dir), "a film"]) == 2
+def test_explain_on_a_run_without_attention_says_how_to_get_one(tmp_path, data_dir, capsys):
+    out = tmp_path / "sst2-last"
+    assert main(["train", "sst2", "--out", str(out), *FEW_STEPS, "--set", "head.pooling=last",
+                 "--set", "encoder.vectors=", "--set", "encoder.vectors_vocab=0"]) == 0
+    assert main(["explain", str(out), "a film"]) == 2
     assert "head.pooling=attention" in capsys.readouterr().err
 
 
