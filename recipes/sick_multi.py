@@ -5,7 +5,8 @@ The relatedness loss (MSE of a cosine against a score in [0, 1]) is about 20 tim
 entailment cross-entropy, so at equal weights the encoder serves entailment alone: dev Pearson 0.730 ±
 0.003 over 3 seeds, against 0.830 ± 0.012 for the sick recipe. Weighting relatedness x20 brings it back
 (0.831 ± 0.004); x5 trades 2 points of it for 3.7 points of entailment accuracy (0.752 ± 0.014 against
-0.715 ± 0.022 alone)."""
+0.715 ± 0.022 alone). The 100,000 most frequent GloVe words in the vocabulary lift relatedness to 0.843 ±
+0.002 at twice the training time (entailment unchanged, 0.715 ± 0.010)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,8 @@ class Config(MultiTaskConfig):
     tasks: str = "sick,sick-entailment"
     weights: str = "20,1"
     select: str = "sick"
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=128, dropout=0.3,
+                                                                         vectors_vocab=100_000))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, batch_size=32, lr=1e-3, patience=6))
 
 
