@@ -38,11 +38,11 @@ class CosineHead(nn.Module):
         """The pooled sentence vectors [N, D] the cosine compares (what a user indexes for search)."""
         return self.pool(encoded).vector
 
-    def cosine(self, encoded: EncoderOutput) -> tuple[torch.Tensor, Pooled]:
+    def cosine(self, encoded: EncoderOutput) -> tuple[torch.Tensor, Pooled, tuple[torch.Tensor, torch.Tensor]]:
+        """The cosine [B] of each pair, the pooling, and the two vectors [B, D] it compared (after dropout)."""
         pooled = self.pool(encoded)
         first, second = self.dropout(pooled.vector).chunk(2)
-        self.compared = (first, second)  # the vectors the cosine saw, for objectives that read them too
-        return nn.functional.cosine_similarity(first, second, dim=-1), pooled
+        return nn.functional.cosine_similarity(first, second, dim=-1), pooled, (first, second)
 
 
 class CosineScoreHead(CosineHead):
@@ -73,13 +73,13 @@ class CosineScoreHead(CosineHead):
         return ((cosine - self.floor) / (1 - self.floor)).clamp(0, 1)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        cosine, pooled = self.cosine(encoded)
+        cosine, pooled, compared = self.cosine(encoded)
         loss = None
         if batch.labels is not None:
             if self.objective == "cosent":
                 loss = cosent_loss(cosine, batch.labels)
             elif self.objective == "angle":
-                loss = cosent_loss(cosine, batch.labels) + cosent_loss(angle_similarity(*self.compared), batch.labels,
+                loss = cosent_loss(cosine, batch.labels) + cosent_loss(angle_similarity(*compared), batch.labels,
                                                                        scale=1.0)
             else:
                 loss = nn.functional.mse_loss(cosine, self.target(batch.labels))
@@ -121,7 +121,7 @@ class CosinePairHead(CosineHead):
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         """logits [B]: the log-odds that the pair is of label 1."""
-        cosine, pooled = self.cosine(encoded)
+        cosine, pooled, _ = self.cosine(encoded)
         logits = self.scale * (cosine - self.threshold)
         loss = None
         if batch.labels is not None:
