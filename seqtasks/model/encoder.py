@@ -157,7 +157,7 @@ class LSTMEncoder(nn.Module):
         token_ids, lengths = pad_batch([self.vocab.encode(row) for row in tokens])
         device = self.embedding.weight.device
         chars = chars_of(tokens, token_ids.shape[1]).to(device) if self.chars is not None else None
-        return self(token_ids.to(device), lengths.to(device), chars)
+        return self(token_ids.to(device), lengths, chars)  # lengths stay on the CPU, as Batch.to keeps them
 
     @classmethod
     def from_config(cls, config: EncoderConfig, vocab_size: int) -> LSTMEncoder:
