@@ -28,7 +28,7 @@ from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import EncodedSplit, bucketed_batches, padding_waste
 from seqtasks.data.vocab import LabelSet
 from seqtasks.engine.pipeline import build_vocab, read_split
-from seqtasks.engine.training import train_epoch
+from seqtasks.engine.training import make_optimizer, train_epoch
 from seqtasks.experiments.raw_loop import RawBatch, RawModel, raw_steps
 from seqtasks.model.cells import CELLS
 from seqtasks.tasks import get_task
@@ -169,8 +169,7 @@ class Bench:
         )
         torch.manual_seed(self.config.train.seed)
         model = self.task.build_model(config, len(self.vocab), self.labels.labels).to(self.device)
-        t = config.train
-        return model, torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        return model, make_optimizer(model, config.train)
 
     def chunks(self, batches: list[torch.Tensor], steps: int, rounds: int) -> list[list[torch.Tensor]]:
         """rounds + 1 consecutive slices of `steps` batches (the first warms up), wrapping around."""
@@ -191,8 +190,7 @@ class Bench:
         torch.manual_seed(self.config.train.seed)
         raw = RawModel(len(self.vocab), e.embedding_dim, e.hidden_size, e.bidirectional, e.dropout,
                        len(self.labels), split.token_labels, e.word_dropout).to(self.device)
-        raw_optimizer = torch.optim.AdamW(raw.parameters(), lr=self.config.train.lr,
-                                          weight_decay=self.config.train.weight_decay)
+        raw_optimizer = make_optimizer(raw, self.config.train)  # the same optimizer: the ratio measures the rest
         ratio, toolkit_rates, raw_rates = Ratio(), [], []
         for index, chunk in enumerate(self.chunks(self.batches, self.plan.steps, self.plan.rounds)):
             raw_batches = [self.raw_batch(split.batch(b)) for b in chunk]  # built before the clock starts

@@ -19,7 +19,7 @@ from seqtasks.core.config import RunConfig, apply_overrides, from_dict, to_dict
 from seqtasks.data.vocab import LabelSet
 from seqtasks.engine.distributed import runtime
 from seqtasks.engine.pipeline import build_vocab, read_split
-from seqtasks.engine.training import epoch_batches, train_epoch
+from seqtasks.engine.training import epoch_batches, make_optimizer, train_epoch
 from seqtasks.experiments.bench import BENCH_SHAPE
 from seqtasks.tasks import get_task
 
@@ -37,7 +37,7 @@ def measure(config: RunConfig, steps: int) -> dict:
     torch.manual_seed(config.train.seed)
     model = task.build_model(config, len(vocab), labels.labels)
     stepped = torch.nn.parallel.DistributedDataParallel(model) if here.world > 1 else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
+    optimizer = make_optimizer(model, config.train)
     batches = epoch_batches(split, config.train, 0)[: steps + 2]
     train_epoch(stepped, optimizer, split, batches[:2], config.train, "cpu", "warm-up", here)
     started = time.perf_counter()
