@@ -67,7 +67,7 @@ def load_tensors(path: Path | str, kind: str, device: str = "cpu") -> dict[str, 
                 raise CheckpointError(
                     f"{path}: not a seqtasks {kind} checkpoint (header metadata {metadata or 'missing'})"
                 )
-            return {name: handle.get_tensor(name) for name in handle.keys()}
+            return {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except (SafetensorError, OSError, ValueError) as error:
         if isinstance(error, CheckpointError):
             raise

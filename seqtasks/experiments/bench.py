@@ -197,7 +197,8 @@ class Bench:
             tokens = tokens_in(split, chunk)
             toolkit_s = self.clock(self.toolkit_steps(model, optimizer, split, chunk))
             with self.autocast():
-                raw_s = self.clock(lambda: raw_steps(raw, raw_optimizer, raw_batches, self.config.train.clip_norm))
+                raw_s = self.clock(lambda batches=raw_batches: raw_steps(raw, raw_optimizer, batches,
+                                                                        self.config.train.clip_norm))
             if index:
                 toolkit_rates.append(tokens / toolkit_s)
                 raw_rates.append(tokens / raw_s)
@@ -269,7 +270,7 @@ class Bench:
             with self.autocast():
                 model(ready[0].to(self.device))  # warm-up
 
-                def work():
+                def work(batches=batches):
                     for b in batches:
                         batch = self.split.batch(b)
                         batch.labels = None
@@ -346,15 +347,15 @@ def table(results: dict) -> str:
     e = results["config"]["encoder"]
     ratio = train["ratio"]
     lines = [
-        f"seqtasks bench: {results['recipe']} on {results['device']} ({results['threads']} threads, "
+        (f"seqtasks bench: {results['recipe']} on {results['device']} ({results['threads']} threads, "
         f"amp {results['amp']}); emb {e['embedding_dim']}, hidden {e['hidden_size']}, "
-        f"{'bi' if e['bidirectional'] else 'uni'}directional, batch {results['config']['train']['batch_size']}",
+        f"{'bi' if e['bidirectional'] else 'uni'}directional, batch {results['config']['train']['batch_size']}"),
         "",
         f"{'measure':<44} {'value':>24}",
-        f"{'train ratio toolkit/raw (min-median-max)':<44} "
-        f"{ratio['min']:>8.3f}-{ratio['median']:.3f}-{ratio['max']:.3f}",
-        f"{'inference/train tokens per s (batch 256)':<44} "
-        f"{inf['batch_256']['tokens_per_s'] / train['toolkit_tokens_per_s']:>24.2f}",
+        (f"{'train ratio toolkit/raw (min-median-max)':<44} "
+        f"{ratio['min']:>8.3f}-{ratio['median']:.3f}-{ratio['max']:.3f}"),
+        (f"{'inference/train tokens per s (batch 256)':<44} "
+        f"{inf['batch_256']['tokens_per_s'] / train['toolkit_tokens_per_s']:>24.2f}"),
     ]
     for name, feature in features.items():
         lines.append(f"{'throughput cost of ' + name:<44} {feature['cost']:>24.1%}")
@@ -362,16 +363,16 @@ def table(results: dict) -> str:
         if name != "lstm":
             lines.append(f"{'cell ' + name + ' time vs nn.LSTM':<44} {cell['slowdown_vs_lstm']:>23.2f}x")
     lines += [
-        f"{'padding waste bucketed / random':<44} "
-        f"{data['padding_waste_bucketed']:>15.1%} / {data['padding_waste_random']:.1%}",
-        f"{'train tokens/s toolkit / raw':<44} "
-        f"{train['toolkit_tokens_per_s']:>15,.0f} / {train['raw_tokens_per_s']:,.0f}",
-        f"{'inference tokens/s batch 256 / batch 1':<44} "
-        f"{inf['batch_256']['tokens_per_s']:>15,.0f} / {inf['batch_1']['tokens_per_s']:,.0f}",
-        f"{'inference sentences/s batch 256 / batch 1':<44} "
-        f"{inf['batch_256']['sentences_per_s']:>15,.0f} / {inf['batch_1']['sentences_per_s']:,.0f}",
-        f"{'share of fp32 matmul rate, train toolkit/raw':<44} "
-        f"{hw['toolkit_train_share']:>15.1%} / {hw['raw_train_share']:.1%}",
+        (f"{'padding waste bucketed / random':<44} "
+        f"{data['padding_waste_bucketed']:>15.1%} / {data['padding_waste_random']:.1%}"),
+        (f"{'train tokens/s toolkit / raw':<44} "
+        f"{train['toolkit_tokens_per_s']:>15,.0f} / {train['raw_tokens_per_s']:,.0f}"),
+        (f"{'inference tokens/s batch 256 / batch 1':<44} "
+        f"{inf['batch_256']['tokens_per_s']:>15,.0f} / {inf['batch_1']['tokens_per_s']:,.0f}"),
+        (f"{'inference sentences/s batch 256 / batch 1':<44} "
+        f"{inf['batch_256']['sentences_per_s']:>15,.0f} / {inf['batch_1']['sentences_per_s']:,.0f}"),
+        (f"{'share of fp32 matmul rate, train toolkit/raw':<44} "
+        f"{hw['toolkit_train_share']:>15.1%} / {hw['raw_train_share']:.1%}"),
         f"{'matmul rate (fp32, GFLOP/s)':<44} {hw['matmul_fp32_flops_per_s'] / 1e9:>24.1f}",
         f"{'numericalize, once per run (s)':<44} {data['numericalize_s']:>24.2f}",
         f"{'peak resident memory (MB)':<44} {results['memory']['peak_rss_mb']:>24.0f}",

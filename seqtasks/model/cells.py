@@ -20,6 +20,8 @@ PackedSequence, so the encoder does not care which one it runs.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -101,7 +103,7 @@ class ReferenceLSTMDirection(Direction):
 class VariantDirection(Direction):
     """tied_gates, no_output_gate or rnn, with W z split as W_x x (all steps at once) + W_h h."""
 
-    BLOCKS = {"tied_gates": 2, "no_output_gate": 3, "rnn": 1}
+    BLOCKS: ClassVar[dict[str, int]] = {"tied_gates": 2, "no_output_gate": 3, "rnn": 1}
 
     def __init__(self, input_size: int, hidden_size: int, kind: str) -> None:
         super().__init__(hidden_size)

@@ -111,7 +111,7 @@ def trace_gradients(
     per_layer = len(twin.rnn.layers[0])
     traces = []
     for index, cell in enumerate(cells):
-        norm = lambda key: torch.stack(
+        norm = lambda key, cell=cell: torch.stack(
             [s[key].grad.norm(dim=-1).cpu() if s[key].grad is not None else torch.zeros(len(lengths))
              for s in cell.trace], dim=1)
         gates = {name: torch.stack([s[name] for s in cell.trace], 1).detach().cpu()

@@ -211,7 +211,7 @@ def test_non_utf8_is_decoded_once_with_a_warning_and_predict_writes_valid_utf8(s
     capsys.readouterr()
 
     class Stdin:
-        buffer = [b"caf\xe9 na\xefve\n", "été\n".encode()]
+        buffer = (b"caf\xe9 na\xefve\n", "été\n".encode())
 
     monkeypatch.setattr("sys.stdin", Stdin)
     assert main(["predict", str(out)]) == 0
@@ -227,7 +227,7 @@ def test_predict_csv_adds_prediction_columns_to_the_input_rows(sst2, tmp_path, m
     capsys.readouterr()
 
     class Stdin:
-        buffer = [b"id,body\n", b"7,a fine film\n", b'8,"a dull, dull film"\n']
+        buffer = (b"id,body\n", b"7,a fine film\n", b'8,"a dull, dull film"\n')
 
     monkeypatch.setattr("sys.stdin", Stdin)
     assert main(["predict", str(out), "--format", "csv"]) == 0
