@@ -9,7 +9,7 @@ from seqtasks.core.errors import ConfigError
 RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-ner", "sick", "sick-entailment", "stsb", "mrpc",
            "long-range", "compare-pooling",
            # one encoder, several tasks
-           "pos-ner", "sick-multi", "sst-all", "multi-task",
+           "pos-ner", "sick-multi", "sick-sts", "sst-all", "multi-task",
            # your own data, one recipe per kind of task (seqtasks/tasks)
            "text-classification", "token-classification", "pair-classification", "sentence-similarity"]
 
