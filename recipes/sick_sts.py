@@ -3,7 +3,7 @@ STS-B training pairs, scored and selected on SICK.
 
 STS-B's scores are the same kind of judgement as SICK's, on other sentences (news, captions, forums), so
 the encoder sees 2.2 times the similarity pairs of SICK alone. SICK dev Pearson 0.852 ± 0.002 over seeds
-13-15, against 0.843 ± 0.002 for sick-multi and 0.830 ± 0.012 for the sick recipe; entailment 0.727 ±
+13-15, against 0.843 ± 0.002 for sick-multi and 0.838 ± 0.003 for the sick recipe; entailment 0.727 ±
 0.006 (README, "One encoder, many heads")."""
 from dataclasses import dataclass
 from pathlib import Path

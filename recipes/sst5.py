@@ -10,7 +10,7 @@ DESCRIPTION = "5-way sentence sentiment, SST-5 (Kim 2014 split)"
 
 @dataclass
 class Config(RunConfig):
-    """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
+    """Encoder, head and training defaults: RunConfig in seqtasks/core/config.py (GloVe 50d BiLSTM, h_T)."""
 
     recipe: str = "sst5"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="sst5", train="train", dev="dev"))

@@ -10,7 +10,7 @@ DESCRIPTION = "subjective vs objective sentences (SUBJ), 10-fold CV"
 
 @dataclass
 class Config(RunConfig):
-    """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
+    """Encoder, head and training defaults: RunConfig in seqtasks/core/config.py (GloVe 50d BiLSTM, h_T)."""
 
     recipe: str = "subj"
     data: DataConfig = field(default_factory=lambda: DataConfig(dataset="subj", train="all", folds=10))

@@ -13,7 +13,7 @@ DESCRIPTION = "question type, TREC coarse (6 classes), dev carved from train"
 
 @dataclass
 class Config(RunConfig):
-    """Encoder, head and training defaults: RunConfig in seqtasks/config.py (GloVe 50d BiLSTM, h_T)."""
+    """Encoder, head and training defaults: RunConfig in seqtasks/core/config.py (GloVe 50d BiLSTM, h_T)."""
 
     recipe: str = "trec"
     data: DataConfig = field(

@@ -54,8 +54,9 @@ class EncoderConfig:
     vectors: str = "glove-6b-50d"  # "" (random init), "glove-6b-50d", or a GloVe/word2vec text file
     freeze_vectors: bool = False
     # the N most frequent words of the vectors join the training words in the vocabulary, so a word
-    # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>
-    vectors_vocab: int = 0
+    # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>. It lifts
+    # sst2 (+1.8 points), mpqa (+7.6), conll-ner (+2.8 F1); sst5 and trec stay within seed noise (README)
+    vectors_vocab: int = 100_000
     init: str = ""  # a run folder whose trained encoder (weights, vocabulary, shape) starts this run
     freeze_epochs: int = 0  # with init: the encoder stays as trained for this many epochs; the head learns first
 
