@@ -14,7 +14,7 @@ from seqtasks.core.config import ConfigError, MultiTaskConfig, RunConfig
 from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
-from seqtasks.engine.distributed import resolve_device
+from seqtasks.engine.distributed import leave_process_group, resolve_device
 from seqtasks.engine.run import load_run
 from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
+        leave_process_group()
     except BrokenPipeError:  # `seqtasks predict ... | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0

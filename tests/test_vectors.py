@@ -62,7 +62,8 @@ def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(tmp_path):
     path.write_text("the 1 1 1\nboston 2 2 2\ngood 3 3 3\nrare 4 4 4\n")
     rows = Dataset.from_dict({"tokens": [["The", "good", "film"]]})
     task = get_task("text-classification")
-    plain = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False), encoder=EncoderConfig(vectors=str(path))))
+    plain = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False),
+                                              encoder=EncoderConfig(vectors=str(path), vectors_vocab=0)))
     vocab = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False),
                                               encoder=EncoderConfig(vectors=str(path), vectors_vocab=3)))
     assert vocab.tokens[: len(plain)] == plain.tokens  # training ids are unchanged

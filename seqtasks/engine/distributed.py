@@ -76,6 +76,14 @@ def resolve_device(requested: str) -> torch.device:
     return device
 
 
+def leave_process_group() -> None:
+    """Every rank waits for the others, then tears the group down. Left to process exit, gloo's threads
+    were sometimes destroyed still joinable: std::terminate, and torchrun failing a finished run."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def runtime(device: str = "", amp: str = "") -> Runtime:
     """The runtime of this process: under torchrun (WORLD_SIZE > 1) it joins the process group, one
     GPU per local rank."""
