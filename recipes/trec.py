@@ -5,7 +5,7 @@ TREC has no dev split, so a seeded, stratified 10% of train is carved off and re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqtasks.core.config import DataConfig, RunConfig, TrainConfig
+from seqtasks.core.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig
 from seqtasks.engine import pipeline
 
 DESCRIPTION = "question type, TREC coarse (6 classes), dev carved from train"
@@ -13,12 +13,16 @@ DESCRIPTION = "question type, TREC coarse (6 classes), dev carved from train"
 
 @dataclass
 class Config(RunConfig):
-    """Encoder, head and training defaults: RunConfig in seqtasks/core/config.py (GloVe 50d BiLSTM, h_T)."""
+    """GloVe 50d BiLSTM at 256 units with a character CNN and attention pooling, trained at lr 3e-3 with patience
+    10. Chosen on dev over seeds 13-15 (README): 0.916 ± 0.006 against 0.868 ± 0.016 for the shared defaults,
+    which stopped while the training loss was still falling (patience 3 on a 546-question dev split)."""
 
     recipe: str = "trec"
     data: DataConfig = field(
         default_factory=lambda: DataConfig(dataset="trec", train="train_coarse", dev="", dev_fraction=0.1))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30))  # short questions: ~1 s an epoch
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=256, chars=True))
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(pooling="attention"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, lr=3e-3, patience=10))
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
