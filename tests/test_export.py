@@ -12,6 +12,7 @@ from seqtasks.api import Run, evaluate_file
 from seqtasks.cli import main
 from seqtasks.core.errors import CheckpointError
 from seqtasks.data.batching import Batch
+from seqtasks.data.chars import chars_for, spell
 from seqtasks.engine.run import load_run
 from seqtasks.export import export_run, load_onnx
 from seqtasks.tasks.inference import batch_outputs
@@ -94,7 +95,9 @@ def test_padding_changes_nothing_in_the_graph(sst2_run):
 
 
 def batch_with(token_ids, lengths):
-    return Batch(token_ids, lengths, None, torch.arange(len(lengths)))
+    """A batch with spellings too (a made-up form per id), since the sst2 recipe's encoder reads them."""
+    spellings = spell([f"w{i}" for i in range(int(token_ids.max()) + 1)])
+    return Batch(token_ids, lengths, None, torch.arange(len(lengths)), chars_for(token_ids, spellings))
 
 
 def test_onnx_backend_predicts_the_same_json_lines(sst2_run, monkeypatch, capsys):
