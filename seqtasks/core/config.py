@@ -88,6 +88,7 @@ class TrainConfig:
     lr_decay: float = 0.0  # epoch e (from 0) trains at lr / (1 + lr_decay * e), as Ma & Hovy (2016) do
     weight_decay: float = 0.01
     clip_norm: float = 5.0
+    average: float = 0.0  # > 0: dev scores, and best.safetensors holds, a moving average of the weights with this decay per step (seqtasks/engine/averaging.py)
     patience: int = 3  # epochs without dev improvement before stopping
     max_steps: int = 0  # > 0 caps optimizer steps per epoch (smoke tests)
     bucket_pool: int = 200  # rows are sorted by length within pools of this many batches; 1 = plain random batches

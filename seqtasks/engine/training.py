@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from seqtasks.core.checkpoint import (
 from seqtasks.core.config import TrainConfig
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import EncodedPairs, EncodedSplit, bucketed_batches
+from seqtasks.engine.averaging import WeightAverage
 from seqtasks.engine.distributed import Runtime
 from seqtasks.engine.mixture import TaskMixture
 from seqtasks.tasks.model import SequenceModel
@@ -61,7 +63,8 @@ def batch_tokens(split: EncodedSplit | TaskMixture, batches: list) -> int:
 
 
 def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, desc: str,
-                runtime: Runtime | None = None, scaler: torch.amp.GradScaler | None = None) -> float:
+                runtime: Runtime | None = None, scaler: torch.amp.GradScaler | None = None,
+                average: WeightAverage | None = None) -> float:
     """One pass over `batches`; under DDP each rank takes its share of every batch (Runtime.share)."""
     runtime = runtime or Runtime(torch.device(device))
     model.train()
@@ -85,6 +88,8 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
             scaler.update()
         else:
             optimizer.step()
+        if average:
+            average.update()
         losses.append(output.loss.detach().float())
         if step % 50 == 0:
             losses = [torch.stack(losses).sum()]
@@ -93,9 +98,11 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
     return torch.stack(losses).sum().item() / len(batches) if batches else 0.0
 
 
-def save_training_state(run_dir: Path, model, optimizer, state: TrainerState) -> None:
+def save_training_state(run_dir: Path, model, optimizer, state: TrainerState,
+                        average: WeightAverage | None = None) -> None:
     tensors, optimizer_meta = optimizer_tensors(optimizer)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
+    tensors.update(average.tensors() if average else {})
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
@@ -103,12 +110,14 @@ def save_training_state(run_dir: Path, model, optimizer, state: TrainerState) ->
     write_json(run_dir / "trainer_state.json", {"state": asdict(state), "optimizer": optimizer_meta})
 
 
-def load_training_state(run_dir: Path, model, optimizer) -> TrainerState:
+def load_training_state(run_dir: Path, model, optimizer, average: WeightAverage | None = None) -> TrainerState:
     saved = json.loads((run_dir / "trainer_state.json").read_text())
     tensors = load_tensors(run_dir / "last.safetensors", "training")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     restore_optimizer(optimizer, {k: v for k, v in tensors.items() if k.startswith("optimizer.")},
                       saved["optimizer"])
+    if average:
+        average.load(tensors)
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
@@ -145,9 +154,10 @@ def train(
     torch.set_flush_denormal(True)
     optimizer = make_optimizer(model, config)
     scaler = runtime.scaler()
+    average = WeightAverage(model, config.average) if config.average else None
     state = TrainerState()
     if resume and (run_dir / "trainer_state.json").is_file():
-        state = load_training_state(run_dir, model, optimizer)
+        state = load_training_state(run_dir, model, optimizer, average)
     stepped = model
     if runtime.world > 1 and freeze_encoder_epochs:
         raise ConfigError("encoder.freeze_epochs is not supported under torchrun (DDP needs a fixed set of trained "
@@ -165,9 +175,12 @@ def train(
             group["lr"] = config.lr / (1 + config.lr_decay * state.epoch)
         desc = f"epoch {state.epoch + 1}/{config.epochs}"
         train_loss = train_epoch(stepped, optimizer, train_split, batches, config, runtime.device, desc, runtime,
-                                 scaler)
+                                 scaler, average)
         train_seconds = time.perf_counter() - started
-        dev = runtime.broadcast(score(model, dev_split) if runtime.main else None)
+        with average.applied() if average else nullcontext():
+            dev = runtime.broadcast(score(model, dev_split) if runtime.main else None)
+            if runtime.main and dev[metric] > state.best_score:
+                save_weights(model, run_dir / "best.safetensors")
         state.epoch += 1
         tokens = batch_tokens(train_split, batches)
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "dev": dev,
@@ -180,11 +193,9 @@ def train(
             state.bad_epochs += 1
         state.finished = state.bad_epochs >= config.patience or state.epoch >= config.epochs
         if runtime.main:
-            if improved:
-                save_weights(model, run_dir / "best.safetensors")
             tqdm.write(f"{desc}: train loss {train_loss:.4f}, dev {metric} {dev[metric]:.4f}"
                        f"{' (best)' if improved else ''}, {train_seconds:.1f}s")
-            save_training_state(run_dir, model, optimizer, state)
+            save_training_state(run_dir, model, optimizer, state, average)
             write_log(run_dir / "log.jsonl", state.history)
     if runtime.world > 1:
         torch.distributed.barrier()  # the other ranks read best.safetensors next
