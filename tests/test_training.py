@@ -11,7 +11,7 @@ SMALL = ["encoder.vectors=", "encoder.embedding_dim=16", "encoder.hidden_size=8"
          "train.max_steps=4", "train.patience=5", "train.lr_decay=0.5"]
 
 
-@pytest.mark.parametrize("extra", [[], ["train.average=0.9"]], ids=["raw", "averaged"])
+@pytest.mark.parametrize("extra", [["train.average=0"], ["train.average=0.9"]], ids=["raw", "averaged"])
 def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, resumes_exactly, extra):
     resumes_exactly(lambda out, resume: pipeline.run(apply_overrides(Config(), SMALL + extra), out, resume=resume))
 
