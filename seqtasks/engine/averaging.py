@@ -34,7 +34,7 @@ class WeightAverage:
     def update(self) -> None:
         self.steps += 1
         decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
-        torch._foreach_lerp_(self.shadow, [w.detach() for w in self.weights], 1.0 - decay)
+        torch._foreach_lerp_(self.shadow, self.weights, 1.0 - decay)  # under no_grad: no copies, no graph
 
     @contextmanager
     def applied(self) -> Iterator[None]:
