@@ -34,6 +34,12 @@ def history_without_timing(run_dir: Path) -> list[dict]:
 
 
 @pytest.fixture
+def run_history():
+    """history_without_timing, for the tests that compare two runs' logs."""
+    return history_without_timing
+
+
+@pytest.fixture
 def resumes_exactly(tmp_path, monkeypatch):
     """check(train): train(run_dir, resume) killed in its second epoch, then resumed, ends where an
     uninterrupted run ends: the same log and the same best weights.

@@ -16,15 +16,10 @@ def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, resu
     resumes_exactly(lambda out, resume: pipeline.run(apply_overrides(Config(), SMALL + extra), out, resume=resume))
 
 
-def history_without_timing(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if not k.startswith("train_s") and "per_s" not in k} for row in rows]
-
-
-def test_same_seed_same_run_on_cpu(data_dir, tmp_path):
+def test_same_seed_same_run_on_cpu(data_dir, tmp_path, run_history):
     for name in ("a", "b"):
         pipeline.run(apply_overrides(Config(), SMALL[:3] + ["train.epochs=1", "train.max_steps=3"]), tmp_path / name)
-    assert history_without_timing(tmp_path / "a") == history_without_timing(tmp_path / "b")
+    assert run_history(tmp_path / "a") == run_history(tmp_path / "b")
 
 
 def test_cross_validation_resumes_after_a_kill(data_dir, tmp_path):
