@@ -22,7 +22,8 @@ SMALL = ["--set=encoder.hidden_size=8", "--set=encoder.vectors=", "--set=encoder
 def seqtasks(*args, processes: int = 1, **popen) -> subprocess.Popen:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"
                 ] if processes > 1 else [sys.executable]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # faulthandler: a rank that aborts at exit (gloo's threads; rare, seen in CI) shows where it was
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([*launcher, "-m", "seqtasks", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True, **popen)
 
