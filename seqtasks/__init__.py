@@ -5,12 +5,13 @@ core -> data -> model -> heads (top-level package) -> tasks -> engine -> tools -
 """
 import importlib
 
-from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
+from seqtasks.model.encoder import EncoderOutput
 
 __version__ = "0.1.0"
 # Names from upper layers resolve on first use: `heads` imports seqtasks.core, which runs this file,
 # so importing the engine here would run in the middle of importing `heads`.
-LAZY = {"load_run": "seqtasks.engine.run", "LoadedRun": "seqtasks.engine.run", "train": "seqtasks.api",
+# LSTMEncoder comes through the engine too, which teaches it to read run folders (from_pretrained).
+LAZY = {"LSTMEncoder": "seqtasks.engine.run", "load_run": "seqtasks.engine.run", "LoadedRun": "seqtasks.engine.run", "train": "seqtasks.api",
         "Run": "seqtasks.api"}
 __all__ = ["EncoderOutput", "LSTMEncoder", "LoadedRun", "Run", "__version__", "load_run", "train"]
 

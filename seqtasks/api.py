@@ -8,7 +8,6 @@ a run's config.json or a dict) with overrides, then evaluate a file and predict 
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,11 +19,12 @@ import torch
 
 from recipes import load_recipe
 from seqtasks.core.checkpoint import write_json
-from seqtasks.core.config import RunConfig, apply_overrides, merge, read_config_file, to_dict
-from seqtasks.core.errors import ConfigError, RunFolderError
-from seqtasks.engine.pipeline import read_rows
-from seqtasks.engine.run import LoadedRun, load_run, task_names
+from seqtasks.core.config import RunConfig, apply_overrides, check_values, merge, read_config_file, to_dict
+from seqtasks.core.errors import ConfigError
+from seqtasks.engine.prepare import read_rows
+from seqtasks.engine.run import LoadedRun, RunFolder, check_target, load_run, read_json, replacing
 from seqtasks.engine.sweep import resumable
+from seqtasks.tools.deploy import DeployedRun
 from seqtasks.tools.predict import embed_texts, predict_lines
 
 
@@ -32,7 +32,7 @@ from seqtasks.tools.predict import embed_texts, predict_lines
 class Run:
     """A trained run folder, ready to score files and predict texts."""
 
-    loaded: LoadedRun
+    loaded: LoadedRun | DeployedRun
 
     @property
     def run_dir(self) -> Path:
@@ -40,7 +40,7 @@ class Run:
 
     @property
     def metrics(self) -> dict:
-        return json.loads((self.run_dir / "metrics.json").read_text())
+        return read_json(RunFolder(self.run_dir).metrics, "the run's results")
 
     def evaluate(self, path: str | Path, overrides: Iterable[str] = ()) -> dict:
         """Score a file in the training data's format; `overrides` (data.* keys) say otherwise, e.g.
@@ -56,7 +56,7 @@ class Run:
         return embed_texts(self.loaded, list(texts))
 
 
-def evaluate_file(run: LoadedRun, path: str, overrides: list[str]):
+def evaluate_file(run: LoadedRun | DeployedRun, path: str, overrides: list[str]):
     """(metrics, encoded split, rows) of a file read with the run's data config plus data.* overrides."""
     config = run.config
     if overrides:
@@ -64,6 +64,7 @@ def evaluate_file(run: LoadedRun, path: str, overrides: list[str]):
         if bad:
             raise ConfigError(f"evaluate takes only data.* overrides, got {bad}")
         config = apply_overrides(copy.deepcopy(config), overrides)
+        check_values(config)
     rows, _ = read_rows(config, path)
     split = run.task.encode(rows, run.vocab, run.labels, path, config.data.max_tokens, config.encoder.chars)
     return run.task.score(run.model, split, run.labels.labels), split, rows
@@ -82,17 +83,9 @@ def resolve_config(recipe: str | None, config: str | Path | dict | None, overrid
         raise ConfigError("name a recipe: seqtasks train RECIPE, or recipe = \"...\" in the config file")
     module = load_recipe(name)
     merged = merge(module.Config(), {k: v for k, v in data.items() if k != "recipe"}, where=str(config or "config"))
-    return module, apply_overrides(merged, overrides)
-
-
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not (run_dir / "config.json").is_file():
-            raise RunFolderError(f"--resume: {run_dir} holds no run to continue")
-        return
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise RunFolderError(f"{run_dir} already holds a run; continue it with --resume, "
-                             f"choose another folder with --out, or replace it with --overwrite")
+    resolved = apply_overrides(merged, overrides)
+    check_values(resolved)
+    return module, resolved
 
 
 def train(config: str | Path | dict | None = None, recipe: str | None = None, out: str | Path | None = None,
@@ -103,30 +96,42 @@ def train(config: str | Path | dict | None = None, recipe: str | None = None, ou
         config, recipe = None, config  # a bare recipe name
     module, run_config = resolve_config(recipe, config, [f"{k}={v}" for k, v in overrides.items()])
     run_dir = Path(out or Path("runs") / run_config.recipe)
-    prepare_run_dir(run_dir, False, overwrite)
-    record = module.main(run_config, run_dir)
-    single = (run_dir / "best.safetensors").is_file() and not task_names(run_dir)
+    record = train_into(module, run_config, run_dir, overwrite)
+    folder = RunFolder(run_dir)
+    single = folder.best.is_file() and not folder.task_names()
     return Run(load_run(run_dir)) if single else record
+
+
+def train_into(module: ModuleType, config: RunConfig, run_dir: Path, overwrite: bool = False,
+               seeds: list[int] | None = None, main_process: bool = True) -> dict:
+    """A new run (or a seed sweep) into run_dir; with overwrite, the run there is replaced only once the
+    new one has finished (seqtasks/engine/run.py, replacing)."""
+    check_target(run_dir, resume=False, overwrite=overwrite)
+    with replacing(run_dir, overwrite, main_process) as target:
+        if seeds:
+            return train_seeds(module, config, target, seeds)
+        return module.main(config, target)
 
 
 def train_seeds(module: ModuleType, config: RunConfig, run_dir: Path, seeds: list[int], resume: bool = False) -> dict:
     """One run per seed in run_dir/seed-N, then the mean ± std over seeds of every dev metric (for a
     cross-validated recipe, of its fold means) in run_dir/seeds.json: a README row is a 3-seed number."""
-    write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted sweep can be resumed
+    folder = RunFolder(run_dir)
+    write_json(folder.config, to_dict(config))  # first, so an interrupted sweep can be resumed
     records = []
     for seed in seeds:
         seeded = copy.deepcopy(config)
         seeded.train.seed = seed
-        out = run_dir / f"seed-{seed}"
+        out = folder.seed(seed)
 
         def produce(seeded=seeded, out=out) -> dict:
             print(f"{config.recipe}: seed {seeded.train.seed}")
-            return module.main(seeded, out, resume=resume and (out / "config.json").is_file())
+            return module.main(seeded, out.path, resume=resume and out.holds_run())
 
-        records.append(resumable(out / "metrics.json", resume, produce))
+        records.append(resumable(out.metrics, resume, produce))
     summary = seed_summary(records)
     write_json(run_dir / "seeds.json", {"recipe": config.recipe, "seeds": seeds, "summary": summary,
-                                        "runs": [str(run_dir / f"seed-{seed}") for seed in seeds]})
+                                        "runs": [str(folder.seed(seed).path) for seed in seeds]})
     return {"seeds": seeds, "summary": summary}
 
 

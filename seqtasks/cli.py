@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from recipes import RECIPES, load_recipe
-from seqtasks.api import evaluate_file, prepare_run_dir, resolve_config, train_seeds
+from seqtasks.api import evaluate_file, resolve_config, train_into, train_seeds
 from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import ConfigError, MultiTaskConfig, RunConfig
 from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.files import decode_line
 from seqtasks.data.resolve import file_sha256
 from seqtasks.engine.distributed import leave_process_group, resolve_device
-from seqtasks.engine.run import load_run
+from seqtasks.engine.run import RunFolder, check_target, load_run
 from seqtasks.engine.sweep import split_list
 from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
@@ -48,47 +48,59 @@ def cmd_recipes(args) -> None:
 
 
 def cmd_train(args) -> None:
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 speaks for the run
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 speaks for the run
+    if not main_process:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    seeds = parse_seeds(args.seeds) if args.seeds else []
     if args.resume:
         if args.set or args.config:
             raise ConfigError("--resume continues the saved config.json; it takes no --set or --config")
         if not (args.recipe or args.out):
             raise ConfigError("--resume: name the recipe or the run folder (--out)")
         run_dir = Path(args.out or Path("runs") / args.recipe)
-        prepare_run_dir(run_dir, resume=True, overwrite=False)
-        module, config = resolve_config(None, run_dir / "config.json", [])
+        check_target(run_dir, resume=True, overwrite=False)
+        module, config = resolve_config(None, RunFolder(run_dir).config, [])
     else:
         if not (args.recipe or args.config):
             raise ConfigError("name a recipe (seqtasks recipes lists them) or a config file with --config")
         module, config = resolve_config(args.recipe, args.config, args.set)
         run_dir = Path(args.out or Path("runs") / config.recipe)
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 alone owns the folder
-            prepare_run_dir(run_dir, resume=False, overwrite=args.overwrite)
+        if main_process:  # rank 0 alone owns the folder
+            check_target(run_dir, resume=False, overwrite=args.overwrite)
     trains = isinstance(config, RunConfig | MultiTaskConfig)  # the sweeps (long-range, compare-pooling) set their own
     if trains:
         config.train.device = args.device if args.device is not None else config.train.device
         config.train.amp = args.amp if args.amp is not None else config.train.amp
         print(f"device: {resolve_device(config.train.device)}{', ' + config.train.amp if config.train.amp else ''}")
-    if args.seeds:
-        if not trains:
-            raise ConfigError(f"--seeds trains a recipe once per seed; {config.recipe} sets its own seeds")
-        result = train_seeds(module, config, run_dir, [int(seed) for seed in split_list(args.seeds)], args.resume)
-        shown = ", ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in result["summary"].items())
-        print(f"{config.recipe} over seeds {args.seeds}: {shown} -> {run_dir / 'seeds.json'}")
+    if seeds and not trains:
+        raise ConfigError(f"--seeds trains a recipe once per seed; {config.recipe} sets its own seeds")
+    if args.resume:
+        record = (train_seeds(module, config, run_dir, seeds, resume=True) if seeds
+                  else module.main(config, run_dir, resume=True))
+    else:
+        record = train_into(module, config, run_dir, args.overwrite, seeds, main_process)
+    if not main_process:
         return
-    record = module.main(config, run_dir, resume=args.resume)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if seeds:
+        shown = ", ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in record["summary"].items())
+        print(f"{config.recipe} over seeds {args.seeds}: {shown} -> {run_dir / 'seeds.json'}")
         return
     headline = record.get("cv") or record.get("dev") or {}
     shown = {k: round(v, 4) for k, v in headline.items() if isinstance(v, float)}
-    print(f"{config.recipe}: {shown or 'done'} -> {run_dir / 'metrics.json'}")
+    print(f"{config.recipe}: {shown or 'done'} -> {RunFolder(run_dir).metrics}")
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(seed) for seed in split_list(text)]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected whole numbers separated by commas, e.g. 13,14,15") from None
 
 
 def load_backend(args):
     """The run under the backend the command names: the torch model on --device, or its exported graph."""
     if getattr(args, "backend", "torch") == "onnx":
-        return load_deployed(Path(args.run) / "tasks" / args.task if args.task else args.run, int8=args.int8)
+        return load_deployed(args.run, int8=args.int8, threads=getattr(args, "threads", 0), task=args.task)
     if getattr(args, "int8", False):
         raise ConfigError("--int8 is a choice of exported graph: use it with --backend onnx")
     return load_run(args.run, map_location=str(resolve_device(args.device)), task=args.task)
@@ -146,7 +158,7 @@ def cmd_explain(args) -> None:
 
 def cmd_export(args) -> None:
     manifest = export_run(args.run, int8=args.int8, task=args.task)
-    folder = Path(args.run) / "tasks" / args.task if args.task else Path(args.run)
+    folder = RunFolder(Path(args.run)).task(args.task).path
     for kind, record in manifest["files"].items():
         print(f"{kind}: {folder / record['file']} ({record['bytes'] / 1e6:.1f} MB)")
     print(f"checked against the torch model: max |difference| {manifest['check_max_abs_difference']:.1e}; "

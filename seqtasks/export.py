@@ -12,7 +12,7 @@ from seqtasks.tools.deploy import export_run, load_deployed
 def load_onnx(run_dir: str | Path, int8: bool = False, threads: int = 0, task: str = "") -> Run:
     """The run's exported graph (model.onnx, or with int8 model.int8.onnx; a multi-task run's `task`);
     `threads` caps onnxruntime's intra-op threads (0: its default)."""
-    return Run(load_deployed(Path(run_dir) / "tasks" / task if task else run_dir, int8, threads))
+    return Run(load_deployed(run_dir, int8, threads, task))
 
 
 __all__ = ["export_run", "load_onnx"]

@@ -15,9 +15,9 @@ from seqtasks.cli import main
 from seqtasks.core.config import EncoderConfig, HeadConfig, RunConfig, TrainConfig, apply_overrides
 from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.engine.mixture import TaskMixture, draw_tasks, sampling_probabilities
-from seqtasks.engine.multitask import MultiTaskModel
 from seqtasks.engine.run import load_run
 from seqtasks.tasks import get_task
+from seqtasks.tasks.model import MultiTaskModel
 
 SMALL = ["tasks=sst2,mrpc", "encoder.hidden_size=8", "encoder.embedding_dim=8", "encoder.vectors=",
          "train.epochs=2", "train.max_steps=4", "train.batch_size=16"]
@@ -36,8 +36,7 @@ def test_two_kinds_of_task_train_through_one_encoder_and_both_heads_learn():
     for name, task in kinds.items():
         labels = LabelSet.build(task.label_values(rows[name]))
         members[name] = task.build_model(RunConfig(task=task.name, encoder=encoder_config, head=HeadConfig(dropout=0.0)),
-                                         len(vocab), labels.labels)
-        members[name].encoder = encoder
+                                         encoder, labels.labels)
         splits.append(task.encode(rows[name], vocab, labels, name))
     model = MultiTaskModel(encoder, members, {"a": 1.0, "b": 2.0})
     assert model.member("a").encoder is model.member("b").encoder is model.encoder

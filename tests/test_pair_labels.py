@@ -14,7 +14,7 @@ from seqtasks.core.errors import ConfigError
 from seqtasks.data.pairs import PAIR_READERS
 from seqtasks.data.readers import DataFormatError
 from seqtasks.engine.run import load_run
-from seqtasks.tasks import get_task
+from seqtasks.tasks import build_model
 
 FEW_STEPS = ["--set", "train.epochs=1", "--set", "train.max_steps=5", "--set", "encoder.hidden_size=16"]
 
@@ -39,7 +39,7 @@ def test_a_sick_row_without_its_label_names_file_and_line(tmp_path):
 def test_the_cosine_head_refuses_more_than_two_labels():
     config = RunConfig(task="pair-classification", head=HeadConfig(name="cosine"))
     with pytest.raises(ConfigError, match="head.name=comparator"):
-        get_task("pair-classification").build_model(config, 10, ["CONTRADICTION", "ENTAILMENT", "NEUTRAL"])
+        build_model(config, 10, ["CONTRADICTION", "ENTAILMENT", "NEUTRAL"])
 
 
 def test_sick_entailment_trains_scores_like_sklearn_and_predicts_a_distribution(data_dir, tmp_path, monkeypatch,

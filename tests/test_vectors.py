@@ -55,17 +55,14 @@ def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(tmp_path):
     from datasets import Dataset
 
     from seqtasks.core.config import DataConfig, EncoderConfig, RunConfig
-    from seqtasks.engine.pipeline import build_vocab
-    from seqtasks.tasks import get_task
+    from seqtasks.engine.prepare import Member, Part, build_vocab
 
     path = tmp_path / "v.txt"
     path.write_text("the 1 1 1\nboston 2 2 2\ngood 3 3 3\nrare 4 4 4\n")
-    rows = Dataset.from_dict({"tokens": [["The", "good", "film"]]})
-    task = get_task("text-classification")
-    plain = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False),
-                                              encoder=EncoderConfig(vectors=str(path), vectors_vocab=0)))
-    vocab = build_vocab(task, rows, RunConfig(data=DataConfig(lowercase=False),
-                                              encoder=EncoderConfig(vectors=str(path), vectors_vocab=3)))
+    part = Part(Dataset.from_dict({"tokens": [["The", "good", "film"]]}), "rows", {})
+    member = Member("", RunConfig(data=DataConfig(lowercase=False)))
+    plain = build_vocab([member], [part], EncoderConfig(vectors=str(path), vectors_vocab=0))
+    vocab = build_vocab([member], [part], EncoderConfig(vectors=str(path), vectors_vocab=3))
     assert vocab.tokens[: len(plain)] == plain.tokens  # training ids are unchanged
     assert vocab.tokens[len(plain):] == ["the", "boston"]  # "good" is already there; "rare" is past the 3 kept
     assert plain.encode(["Boston"]) == [1]

@@ -46,14 +46,40 @@ def current_umask() -> int:
     return mask
 
 
+def strict_json(data: Any, **options: Any) -> str:
+    """JSON text, refusing NaN and infinities (which json.dumps would write as bare NaN, not JSON):
+    a non-finite number here is a bug upstream, and must not reach a file another tool reads."""
+    try:
+        return json.dumps(data, allow_nan=False, **options)
+    except ValueError as error:
+        raise ValueError(f"refusing to write a non-finite number as JSON ({error}): {data!r:.300}") from None
+
+
 def write_json(path: Path | str, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    text = strict_json(data, indent=2) + "\n"
     atomic_write(path, lambda temp: Path(temp).write_text(text))
 
 
-def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], kind: str) -> None:
+def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], kind: str,
+                 metadata: dict[str, str] | None = None) -> None:
+    """`metadata` joins the header's format and kind (e.g. the checksums of the run's inputs)."""
     tensors = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
-    atomic_write(path, lambda temp: save_file(tensors, temp, metadata={"format": FORMAT, "kind": kind}))
+    header = {**(metadata or {}), "format": FORMAT, "kind": kind}
+
+    def write(temp: str) -> None:
+        save_file(tensors, temp, metadata=header)
+        os.chmod(temp, 0o666 & ~current_umask())  # safetensors creates the file anew, owner-only
+
+    atomic_write(path, write)
+
+
+def read_metadata(path: Path | str) -> dict[str, str]:
+    """A checkpoint's header metadata, without reading its tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: unreadable or corrupt checkpoint ({error})") from error
 
 
 def load_tensors(path: Path | str, kind: str, device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -95,8 +121,8 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: 
     module.load_state_dict(tensors)
 
 
-def save_weights(module: torch.nn.Module, path: Path | str) -> None:
-    save_tensors(path, module.state_dict(), "model")
+def save_weights(module: torch.nn.Module, path: Path | str, metadata: dict[str, str] | None = None) -> None:
+    save_tensors(path, module.state_dict(), "model", metadata)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

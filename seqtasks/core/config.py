@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class TrainConfig:
     threads: int = 0  # 0 = torch's default
     device: str = ""  # "" = cuda when available, else cpu (seqtasks train --device)
     amp: str = ""  # mixed precision on GPU: bf16, or fp16 with a gradient scaler (seqtasks train --amp)
+    log: str = ""  # where each epoch's record goes besides log.jsonl: "tensorboard" (seqtasks/engine/loggers.py)
 
 
 @dataclass
@@ -227,3 +229,76 @@ def merge(config: Any, data: dict, where: str = "config") -> Any:
             setattr(config, name, _parse(str(value).lower() if isinstance(value, bool) else str(value),
                                          hints[name], f"{where}.{name}") if value is not None else None)
     return config
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field accepts: low <= value <= high (strict where `open` says so)."""
+
+    low: float
+    high: float = float("inf")
+    open_low: bool = False
+    open_high: bool = False
+
+    def holds(self, value: float) -> bool:
+        if not math.isfinite(value):  # NaN and infinities never
+            return False
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
+
+    def text(self) -> str:
+        left = f"{'(' if self.open_low else '['}{self.low:g}"
+        right = "inf)" if self.high == float("inf") else f"{self.high:g}{')' if self.open_high else ']'}"
+        return f"{left}, {right}"
+
+
+POSITIVE, NONNEGATIVE, SHARE = Range(1), Range(0), Range(0, 1, open_high=True)
+# Every numeric field's allowed values, by the key `--set` takes; one table, checked before a run
+# touches its folder, so `train.lr=-1` is one line instead of a traceback after the data was read.
+RANGES: dict[str, Range] = {
+    "data.dev_fraction": Range(0, 1, open_low=True, open_high=True), "data.min_freq": POSITIVE,
+    "data.max_tokens": NONNEGATIVE,
+    "encoder.embedding_dim": POSITIVE, "encoder.hidden_size": POSITIVE, "encoder.num_layers": POSITIVE,
+    "encoder.dropout": SHARE, "encoder.word_dropout": SHARE, "encoder.char_features": POSITIVE,
+    "encoder.vectors_vocab": NONNEGATIVE, "encoder.freeze_epochs": NONNEGATIVE,
+    "encoder.forget_bias": Range(float("-inf")),
+    "head.attention_size": POSITIVE, "head.attention_heads": POSITIVE, "head.attention_penalty": NONNEGATIVE,
+    "head.hidden_size": NONNEGATIVE, "head.dropout": SHARE, "head.cosine_floor": Range(-1, 1, open_high=True),
+    "head.score_levels": Range(2),
+    "train.epochs": POSITIVE, "train.batch_size": POSITIVE, "train.lr": Range(0, open_low=True),
+    "train.lr_decay": NONNEGATIVE, "train.weight_decay": NONNEGATIVE, "train.clip_norm": NONNEGATIVE,
+    "train.average": SHARE, "train.patience": POSITIVE, "train.max_steps": NONNEGATIVE,
+    "train.bucket_pool": POSITIVE, "train.threads": NONNEGATIVE,
+    "temperature": Range(0, open_low=True),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "train.amp": ("", "bf16", "fp16"), "data.tag_scheme": ("", "BIO", "BIOES"),
+    "data.format": ("", "csv", "tsv", "json", "jsonl", "parquet", "conll", "conllu", "arrow"),
+}
+# Keys that describe your own files: a built-in dataset is read in its own format, so setting one of
+# them there would be silently ignored.
+OWN_FILE_KEYS = ("text", "label", "columns", "tokenizer", "range", "format", "skip_bad_rows")
+
+
+def check_values(config: Any, prefix: str = "") -> None:
+    """Every field inside its range or choices (RANGES, CHOICES), and no own-file key with a built-in
+    dataset: the first offender as one line with the key and what it accepts."""
+    for f in dataclasses.fields(config):
+        key, value = prefix + f.name, getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            check_values(value, key + ".")
+        elif key in RANGES and value is not None and not RANGES[key].holds(float(value)):
+            raise ConfigError(f"{key}={value!r}: expected a value in {RANGES[key].text()}")
+        elif key in CHOICES and value not in CHOICES[key]:
+            raise ConfigError(f"{key}={value!r}: expected one of {', '.join(repr(c) for c in CHOICES[key])}")
+    if isinstance(config, DataConfig):
+        if config.folds == 1 or config.folds < 0:
+            raise ConfigError(f"data.folds={config.folds}: expected 0 (no cross-validation) or at least 2")
+        if config.dataset:
+            defaults = DataConfig()
+            foreign = [k for k in OWN_FILE_KEYS if getattr(config, k) != getattr(defaults, k)]
+            if foreign:
+                raise ConfigError(f"data.{foreign[0]}={getattr(config, foreign[0])!r} describes your own files; "
+                                  f"the built-in dataset {config.dataset!r} is read in its own format (set "
+                                  f"data.dataset=\"\" and data.train=FILE to read a file of yours)")

@@ -7,7 +7,7 @@ Batch order depends only on (seed, epoch), which is what makes that possible.
 """
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -24,17 +24,22 @@ from seqtasks.core.checkpoint import (
     restore_optimizer,
     save_tensors,
     save_weights,
+    strict_json,
     write_json,
 )
 from seqtasks.core.config import TrainConfig
-from seqtasks.core.errors import ConfigError
+from seqtasks.core.errors import CheckpointError, ConfigError, SeqtasksError
 from seqtasks.data.batching import EncodedPairs, EncodedSplit, bucketed_batches
 from seqtasks.engine.averaging import WeightAverage
 from seqtasks.engine.distributed import Runtime
 from seqtasks.engine.mixture import TaskMixture
-from seqtasks.tasks.model import SequenceModel
+from seqtasks.engine.run import RunFolder, read_json
 
-Scorer = Callable[[SequenceModel, EncodedSplit | EncodedPairs], dict]
+Scorer = Callable[[torch.nn.Module], dict]  # the model -> its dev metrics
+
+
+class DivergedError(SeqtasksError):
+    """Training produced a loss, a weight or a dev metric that is not a finite number."""
 
 
 @dataclass
@@ -69,6 +74,7 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
     runtime = runtime or Runtime(torch.device(device))
     model.train()
     losses: list[torch.Tensor] = []  # summed every 50 steps: a running += would be a kernel launch per step
+    first_bad = torch.tensor(0, device=runtime.device)  # the first step with a non-finite loss, 0: none; no sync
     bar = tqdm(total=len(batches), desc=desc, unit="batch", leave=False, dynamic_ncols=True,
                disable=None if runtime.main else True)
     for step, index in enumerate(batches, start=1):
@@ -91,14 +97,36 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
         if average:
             average.update()
         losses.append(output.loss.detach().float())
+        first_bad = torch.where((first_bad == 0) & ~torch.isfinite(losses[-1]), step, first_bad)
         if step % 50 == 0:
+            check_finite_loss(first_bad, desc)
             losses = [torch.stack(losses).sum()]
             bar.set_postfix(loss=f"{losses[0].item() / step:.4f}")
     bar.close()
+    check_finite_loss(first_bad, desc)
     return torch.stack(losses).sum().item() / len(batches) if batches else 0.0
 
 
-def save_training_state(run_dir: Path, model, optimizer, state: TrainerState,
+def check_finite_loss(first_bad: torch.Tensor, desc: str) -> None:
+    """Stop at the first check after a step whose loss was NaN or infinite (read every 50 steps with the
+    progress bar's loss, so the hot path adds no sync)."""
+    step = int(first_bad)
+    if step:
+        raise DivergedError(f"{desc}, step {step}: the training loss is not a finite number; the run diverged. "
+                            f"Try a lower train.lr (or train.clip_norm); the best epoch so far is kept")
+
+
+def check_finite(model: torch.nn.Module, dev: dict, metric: str, desc: str) -> None:
+    """After an epoch: every weight finite, and the dev metric a number, before either can be selected."""
+    value = dev.get(metric)
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise DivergedError(f"{desc}: dev {metric} is {value!r}, not a finite number; the run diverged or "
+                            f"predicts one constant. Try a lower train.lr")
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise DivergedError(f"{desc}: a weight is no longer a finite number; the run diverged. Try a lower train.lr")
+
+
+def save_training_state(folder: RunFolder, model, optimizer, state: TrainerState,
                         average: WeightAverage | None = None) -> None:
     tensors, optimizer_meta = optimizer_tensors(optimizer)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
@@ -106,13 +134,13 @@ def save_training_state(run_dir: Path, model, optimizer, state: TrainerState,
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    save_tensors(run_dir / "last.safetensors", tensors, "training")
-    write_json(run_dir / "trainer_state.json", {"state": asdict(state), "optimizer": optimizer_meta})
+    save_tensors(folder.last, tensors, "training")
+    write_json(folder.trainer_state, {"state": asdict(state), "optimizer": optimizer_meta})
 
 
-def load_training_state(run_dir: Path, model, optimizer, average: WeightAverage | None = None) -> TrainerState:
-    saved = json.loads((run_dir / "trainer_state.json").read_text())
-    tensors = load_tensors(run_dir / "last.safetensors", "training")
+def load_training_state(folder: RunFolder, model, optimizer, average: WeightAverage | None = None) -> TrainerState:
+    saved = read_json(folder.trainer_state, "the training state --resume continues")
+    tensors = load_tensors(folder.last, "training")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     restore_optimizer(optimizer, {k: v for k, v in tensors.items() if k.startswith("optimizer.")},
                       saved["optimizer"])
@@ -121,7 +149,10 @@ def load_training_state(run_dir: Path, model, optimizer, average: WeightAverage 
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return TrainerState(**saved["state"])
+    try:
+        return TrainerState(**saved["state"])
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{folder.trainer_state}: not a seqtasks training state ({error})") from None
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
@@ -132,21 +163,23 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
 
 
 def train(
-    model: SequenceModel,
-    train_split: EncodedSplit,
-    dev_split: EncodedSplit,
+    model: torch.nn.Module,
+    train_data: EncodedSplit | EncodedPairs | TaskMixture,
     config: TrainConfig,
-    run_dir: Path,
+    folder: RunFolder,
     score: Scorer,
     metric: str,
     resume: bool = False,
     runtime: Runtime | None = None,
     freeze_encoder_epochs: int = 0,
+    loggers: list | None = None,
 ) -> TrainerState:
     """Train until `config.epochs` or `config.patience` epochs without a better dev `metric`.
 
-    The best weights go to `best.safetensors`; the epoch log to `log.jsonl`. Under DDP every rank
-    trains; rank 0 scores dev, tells the others the result, and alone writes files.
+    The best weights go to `best.safetensors` (with the run inputs' checksums in its header); the epoch
+    log to `log.jsonl` and any `loggers`. A loss, weight or dev metric that is not finite stops the run
+    (DivergedError) before it can be selected. Under DDP every rank trains; rank 0 scores dev, tells the
+    others the result, and alone writes files.
     """
     runtime = runtime or Runtime(torch.device("cpu"))
     # Vanishing gradients reach subnormal floats (~1e-40), which x86 CPUs handle orders of magnitude
@@ -156,8 +189,8 @@ def train(
     scaler = runtime.scaler()
     average = WeightAverage(model, config.average) if config.average else None
     state = TrainerState()
-    if resume and (run_dir / "trainer_state.json").is_file():
-        state = load_training_state(run_dir, model, optimizer, average)
+    if resume and folder.trainer_state.is_file():
+        state = load_training_state(folder, model, optimizer, average)
     stepped = model
     if runtime.world > 1 and freeze_encoder_epochs:
         raise ConfigError("encoder.freeze_epochs is not supported under torchrun (DDP needs a fixed set of trained "
@@ -165,24 +198,26 @@ def train(
     if runtime.world > 1:
         ids = [runtime.device.index] if runtime.device.type == "cuda" else None
         stepped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    inputs = {f"input:{name}": sha256 for name, sha256 in folder.input_checksums().items()} if runtime.main else {}
     trainable = [p for p in model.encoder.parameters() if p.requires_grad]  # frozen vectors stay frozen
     while not state.finished and state.epoch < config.epochs:
         for parameter in trainable:  # a function of the epoch alone, like the learning rate
             parameter.requires_grad_(state.epoch >= freeze_encoder_epochs)
         started = time.perf_counter()
-        batches = epoch_batches(train_split, config, state.epoch)
+        batches = epoch_batches(train_data, config, state.epoch)
         for group in optimizer.param_groups:  # a function of the epoch alone, so --resume continues it exactly
             group["lr"] = config.lr / (1 + config.lr_decay * state.epoch)
         desc = f"epoch {state.epoch + 1}/{config.epochs}"
-        train_loss = train_epoch(stepped, optimizer, train_split, batches, config, runtime.device, desc, runtime,
+        train_loss = train_epoch(stepped, optimizer, train_data, batches, config, runtime.device, desc, runtime,
                                  scaler, average)
         train_seconds = time.perf_counter() - started
         with average.applied() if average else nullcontext():
-            dev = runtime.broadcast(score(model, dev_split) if runtime.main else None)
+            dev = runtime.broadcast(score(model) if runtime.main else None)
+            check_finite(model, dev, metric, desc)
             if runtime.main and dev[metric] > state.best_score:
-                save_weights(model, run_dir / "best.safetensors")
+                save_weights(model, folder.best, inputs)
         state.epoch += 1
-        tokens = batch_tokens(train_split, batches)
+        tokens = batch_tokens(train_data, batches)
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "dev": dev,
                               "train_seconds": round(train_seconds, 3),
                               "train_tokens_per_s": round(tokens / train_seconds, 1)})
@@ -195,13 +230,17 @@ def train(
         if runtime.main:
             tqdm.write(f"{desc}: train loss {train_loss:.4f}, dev {metric} {dev[metric]:.4f}"
                        f"{' (best)' if improved else ''}, {train_seconds:.1f}s")
-            save_training_state(run_dir, model, optimizer, state, average)
-            write_log(run_dir / "log.jsonl", state.history)
+            save_training_state(folder, model, optimizer, state, average)
+            write_log(folder.log, state.history)
+            for logger in loggers or []:
+                logger.epoch(state.history[-1])
+    for logger in loggers or []:
+        logger.close()
     if runtime.world > 1:
         torch.distributed.barrier()  # the other ranks read best.safetensors next
     return state
 
 
 def write_log(path: Path, history: list[dict]) -> None:
-    text = "".join(json.dumps(row) + "\n" for row in history)
+    text = "".join(strict_json(row) + "\n" for row in history)
     atomic_write(path, lambda temp: Path(temp).write_text(text))

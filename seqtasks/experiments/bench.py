@@ -26,12 +26,11 @@ import torch
 from seqtasks.core.config import RunConfig, apply_overrides
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import EncodedSplit, bucketed_batches, padding_waste
-from seqtasks.data.vocab import LabelSet
-from seqtasks.engine.pipeline import build_vocab, read_split
+from seqtasks.engine.prepare import Member, prepare_data, read_parts
 from seqtasks.engine.training import make_optimizer, train_epoch
 from seqtasks.experiments.raw_loop import RawBatch, RawModel, raw_steps
 from seqtasks.model.cells import CELLS
-from seqtasks.tasks import get_task
+from seqtasks.tasks import build_model, get_task
 
 BENCH_SHAPE = ["encoder.embedding_dim=100", "encoder.hidden_size=256", "encoder.bidirectional=true",
                "encoder.vectors=", "encoder.chars=false", "encoder.cell=lstm", "head.crf=false",
@@ -140,15 +139,14 @@ class Bench:
 
     # -- data ---------------------------------------------------------------------------------
     def load(self) -> None:
-        data = self.config.data
         started = time.perf_counter()
-        part = read_split(self.config, data.train)
+        parts = read_parts(self.config)
         read_s = time.perf_counter() - started
-        self.vocab = build_vocab(self.task, part.rows, self.config)
-        self.labels = LabelSet.build(self.task.label_values(part.rows))
         started = time.perf_counter()
-        self.split = self.task.encode(part.rows, self.vocab, self.labels, part.source, data.max_tokens)
-        encode_s = time.perf_counter() - started
+        prepared = prepare_data([Member("", self.config)], self.config.encoder, [parts])
+        encode_s = time.perf_counter() - started  # the vocabulary and labels too
+        part, (member,) = parts[0], prepared.members
+        self.vocab, self.labels, self.split = prepared.vocab, member.labels, member.train
         self.rows = part.rows
         generator = torch.Generator().manual_seed(self.config.train.seed)
         self.batches = bucketed_batches(self.split.lengths, self.config.train.batch_size, generator)
@@ -168,7 +166,7 @@ class Bench:
             head=dataclasses.replace(self.config.head, **changes.get("head", {})),
         )
         torch.manual_seed(self.config.train.seed)
-        model = self.task.build_model(config, len(self.vocab), self.labels.labels).to(self.device)
+        model = build_model(config, len(self.vocab), self.labels.labels).to(self.device)
         return model, make_optimizer(model, config.train)
 
     def chunks(self, batches: list[torch.Tensor], steps: int, rounds: int) -> list[list[torch.Tensor]]:

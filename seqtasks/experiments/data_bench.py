@@ -13,9 +13,7 @@ from pathlib import Path
 from seqtasks.core.config import DataConfig, EncoderConfig, RunConfig
 from seqtasks.data.readers import read_labeled_lines
 from seqtasks.data.resolve import resolve_split
-from seqtasks.data.vocab import LabelSet
-from seqtasks.engine.pipeline import build_vocab, read_split
-from seqtasks.tasks import get_task
+from seqtasks.engine.prepare import Member, prepare_data, read_parts
 
 
 def write_corpus(path: Path, rows: int) -> None:
@@ -40,22 +38,20 @@ def run_data_bench(rows: int, folder: Path, log: Callable[[str], None] = print) 
         write_corpus(path, rows)
     config = RunConfig(recipe="text-classification", data=DataConfig(dataset="", train=str(path)),
                        encoder=EncoderConfig(vectors=""))
-    task = get_task(config.task)
     before = peak_rss_mb()
     clock = time.perf_counter()
-    part = read_split(config, str(path))
+    parts = read_parts(config)
     read_s = time.perf_counter() - clock
     clock = time.perf_counter()
-    vocab = build_vocab(task, part.rows, config, part.tokenizer)
-    labels = LabelSet.build(task.label_values(part.rows))
-    vocab_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    split = task.encode(part.rows, vocab, labels, part.source, config.data.max_tokens)
+    prepared = prepare_data([Member("", config)], config.encoder, [parts])
     encode_s = time.perf_counter() - clock
-    tokens = int(split.lengths.sum())
-    total = read_s + vocab_s + encode_s
-    return {"rows": len(split), "tokens": tokens, "file_mb": round(path.stat().st_size / 2**20, 1),
-            "read_s": round(read_s, 2), "vocab_s": round(vocab_s, 2), "encode_s": round(encode_s, 2),
+    vocab = prepared.vocab
+    split = prepared.members[0].train
+    rows = len(split) + len(prepared.members[0].dev)
+    tokens = int(split.lengths.sum()) + int(prepared.members[0].dev.lengths.sum())
+    total = read_s + encode_s
+    return {"rows": rows, "tokens": tokens, "file_mb": round(path.stat().st_size / 2**20, 1),
+            "read_s": round(read_s, 2), "encode_s": round(encode_s, 2),
             "total_s": round(total, 2), "rows_per_s": round(len(split) / total), "tokens_per_s": round(tokens / total),
             "peak_rss_mb": round(peak_rss_mb()), "rss_before_mb": round(before), "vocabulary": len(vocab)}
 
@@ -63,7 +59,7 @@ def run_data_bench(rows: int, folder: Path, log: Callable[[str], None] = print) 
 def data_table(result: dict) -> str:
     return "\n".join([
         f"seqtasks bench --data: {result['rows']:,} rows, {result['tokens']:,} tokens ({result['file_mb']} MB CSV)",
-        f"read + tokenize {result['read_s']} s, vocabulary {result['vocab_s']} s, encode {result['encode_s']} s",
+        f"read + tokenize {result['read_s']} s, vocabulary + labels + encode {result['encode_s']} s",
         (f"{result['rows_per_s']:,} rows/s, {result['tokens_per_s']:,} tokens/s; peak resident memory "
          f"{result['peak_rss_mb']:,} MB"),
     ])

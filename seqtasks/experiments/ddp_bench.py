@@ -16,12 +16,11 @@ import torch
 import torch.distributed as dist
 
 from seqtasks.core.config import RunConfig, apply_overrides, from_dict, to_dict
-from seqtasks.data.vocab import LabelSet
 from seqtasks.engine.distributed import runtime
-from seqtasks.engine.pipeline import build_vocab, read_split
+from seqtasks.engine.prepare import Member, prepare_data
 from seqtasks.engine.training import epoch_batches, make_optimizer, train_epoch
 from seqtasks.experiments.bench import BENCH_SHAPE
-from seqtasks.tasks import get_task
+from seqtasks.tasks import build_model
 
 
 def measure(config: RunConfig, steps: int) -> dict:
@@ -29,13 +28,11 @@ def measure(config: RunConfig, steps: int) -> dict:
     here = runtime("cpu")
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    task = get_task(config.task)
-    part = read_split(config, config.data.train)
-    vocab = build_vocab(task, part.rows, config)
-    labels = LabelSet.build(task.label_values(part.rows))
-    split = task.encode(part.rows, vocab, labels, part.source)
+    prepared = prepare_data([Member("", config)], config.encoder)
+    (member,), vocab = prepared.members, prepared.vocab
+    split = member.train
     torch.manual_seed(config.train.seed)
-    model = task.build_model(config, len(vocab), labels.labels)
+    model = build_model(config, len(vocab), member.labels.labels)
     stepped = torch.nn.parallel.DistributedDataParallel(model) if here.world > 1 else model
     optimizer = make_optimizer(model, config.train)
     batches = epoch_batches(split, config.train, 0)[: steps + 2]

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from seqtasks.core.errors import ConfigError
-from seqtasks.engine.pipeline import read_split
-from seqtasks.engine.run import LoadedRun, load_run
+from seqtasks.engine.prepare import read_split
+from seqtasks.engine.run import LoadedRun, RunFolder, load_run
 from seqtasks.tasks.inference import batch_outputs
-from seqtasks.tools.deploy import FILES, export_run, load_deployed
+from seqtasks.tools.deploy import export_run, load_deployed
 
 BATCH_SIZES = (1, 256)
 
@@ -41,16 +41,17 @@ def bench_run(run_dir: Path, log: Callable[[str], None]) -> dict:
     config = torch_run.config
     if not config.data.dev:
         raise ConfigError(f"{run_dir}: bench --onnx scores a dev split, and this run carved its own (data.dev is empty)")
-    if not (run_dir / FILES[True]).is_file():
+    if not RunFolder(Path(run_dir)).graph(int8=True).is_file():
         log(f"bench --onnx: exporting {run_dir}")
         export_run(run_dir, int8=True)
     dev = read_split(config, config.data.dev)
     split = torch_run.task.encode(dev.rows, torch_run.vocab, torch_run.labels, dev.source, config.data.max_tokens,
                                   config.encoder.chars)
     metric = torch_run.task.selection_metric(torch_run.labels.labels)
-    backends = {"torch": (torch_run, run_dir / "best.safetensors"),
-                "onnxruntime fp32": (load_deployed(run_dir), run_dir / FILES[False]),
-                "onnxruntime int8": (load_deployed(run_dir, int8=True), run_dir / FILES[True])}
+    folder = RunFolder(Path(run_dir))
+    backends = {"torch": (torch_run, folder.best),
+                "onnxruntime fp32": (load_deployed(run_dir), folder.graph(int8=False)),
+                "onnxruntime int8": (load_deployed(run_dir, int8=True), folder.graph(int8=True))}
     rows = []
     predictions = {}
     for name, (run, path) in backends.items():

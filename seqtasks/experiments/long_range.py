@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from seqtasks.core.checkpoint import write_json
+from seqtasks.core.checkpoint import load_weights, write_json
 from seqtasks.core.config import (
     DataConfig,
     EncoderConfig,
@@ -26,9 +26,10 @@ from seqtasks.core.config import (
 )
 from seqtasks.core.errors import ConfigError
 from seqtasks.core.plots import pyplot, save_figure
-from seqtasks.engine.pipeline import train_best
 from seqtasks.engine.provenance import write_record
+from seqtasks.engine.run import RunFolder, plot_curve
 from seqtasks.engine.sweep import resumable, split_list
+from seqtasks.engine.training import train
 from seqtasks.experiments.synthetic import TASKS, cue_positions
 from seqtasks.tools.diagnostics import DirectionTrace, gradient_flow, trace_gradients
 
@@ -83,8 +84,12 @@ def train_one(config, task: str, length: int, spec: CellSpec, seed: int, out_dir
     torch.manual_seed(seed)
     model = synthetic.build_model(run_config)
     score = synthetic.scorer()
-    write_json(out_dir / "config.json", to_dict(run_config))
-    state, dev = train_best(model, train_split, dev_split, run_config, out_dir, score, "accuracy")
+    folder = RunFolder(out_dir)
+    write_json(folder.config, to_dict(run_config))
+    state = train(model, train_split, run_config.train, folder, lambda model: score(model, dev_split), "accuracy")
+    load_weights(model, folder.best)
+    plot_curve(state.history, "accuracy", folder.curve)
+    dev = score(model, dev_split)
     row = {"task": task, "T": length, "cell": spec.label, "seed": seed,
            "parameters": sum(p.numel() for p in model.parameters()), "dev": dev,
            "train_seconds": state.history[-1]["train_seconds"]}

@@ -24,7 +24,7 @@ from torch import nn
 from heads import HeadOutput, TaggingHead
 from seqtasks.core.config import RunConfig
 from seqtasks.data.batching import IGNORE, Batch, EncodedSplit
-from seqtasks.model.encoder import EncoderOutput
+from seqtasks.model.encoder import EncoderOutput, LSTMEncoder
 from seqtasks.tasks import get_task
 from seqtasks.tasks.inference import gather_rows
 from seqtasks.tasks.model import SequenceModel
@@ -124,10 +124,11 @@ class SyntheticTask:
     head: type | None = None  # a head of its own in place of the kind's default
 
     def build_model(self, config: RunConfig) -> SequenceModel:
-        model = get_task(self.kind).build_model(config, self.vocab_size, self.labels)
-        if self.head is not None:
-            model.head = self.head(model.encoder.output_size, self.labels, config.head)
-        return model
+        """The encoder, then the kind's head (or this task's own) built onto it."""
+        task, encoder = get_task(self.kind), LSTMEncoder.from_config(config.encoder, self.vocab_size)
+        head = (self.head(encoder.output_size, self.labels, config.head) if self.head is not None
+                else task.build_head(config, encoder.output_size, self.labels))
+        return SequenceModel(encoder, head, embeds=task.pair)
 
     def scorer(self) -> Callable:
         return self.score or (lambda model, split: get_task(self.kind).score(model, split, self.labels))

@@ -8,16 +8,15 @@ its word embedding concatenated with a character CNN over its spelling (`chars`,
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from seqtasks.core.checkpoint import load_state, load_tensors
-from seqtasks.core.config import EncoderConfig, from_dict
-from seqtasks.core.errors import CheckpointError, ConfigError
+from seqtasks.core.config import EncoderConfig
+from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import pad_batch
 from seqtasks.data.chars import WordChars, chars_of
 from seqtasks.data.vocab import Vocab
@@ -59,7 +58,7 @@ def lengths_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 class LSTMEncoder(nn.Module):
-    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.cells.CELLS`.
+    """Embedding + (packed) LSTM. `cell="lstm"` is `nn.LSTM`; other names come from `seqtasks.model.cells.CELLS`.
 
     `forget_bias` (e.g. 1.0) starts every forget gate open, so early gradients pass through time;
     None keeps PyTorch's default initialisation.
@@ -77,6 +76,7 @@ class LSTMEncoder(nn.Module):
         forget_bias: float | None = None,
         word_dropout: float = 0.0,
         char_features: int = 0,
+        vocab: Vocab | None = None,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -98,7 +98,7 @@ class LSTMEncoder(nn.Module):
         self.word_dropout = word_dropout
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions
-        self.vocab: Vocab | None = None  # attached by from_pretrained, used by encode()
+        self.vocab = vocab  # the words token ids stand for, which encode() needs to read raw text
 
     def forward(
         self, token_ids: torch.Tensor, lengths: torch.Tensor, chars: WordChars | None = None
@@ -114,7 +114,7 @@ class LSTMEncoder(nn.Module):
         embedded = self.embedding(self.drop_words(token_ids))
         if self.chars is not None:
             if chars is None:
-                raise ValueError("this encoder has character features: pass chars (seqtasks.chars.WordChars)")
+                raise ValueError("this encoder has character features: pass chars (a seqtasks.data.chars.WordChars)")
             embedded = torch.cat([embedded, self.chars(chars)], dim=-1)
         embedded = self.embedding_dropout(embedded)
         packed_states, (h_n, _) = self.rnn(pack(embedded, lengths))
@@ -149,7 +149,8 @@ class LSTMEncoder(nn.Module):
     def encode(self, texts: Sequence[str]) -> EncoderOutput:
         """Encode raw text with the vocabulary this encoder was trained with."""
         if self.vocab is None:
-            raise RuntimeError("this encoder has no vocabulary: load it with LSTMEncoder.from_pretrained(RUN)")
+            raise RuntimeError("this encoder has no vocabulary: build it with vocab=, or load it with "
+                               "LSTMEncoder.from_pretrained(RUN)")
         tokens = [self.vocab.tokenize(text) for text in texts]
         for row, text in zip(tokens, texts):
             if not row:
@@ -160,23 +161,20 @@ class LSTMEncoder(nn.Module):
         return self(token_ids.to(device), lengths, chars)  # lengths stay on the CPU, as Batch.to keeps them
 
     @classmethod
-    def from_config(cls, config: EncoderConfig, vocab_size: int) -> LSTMEncoder:
+    def from_config(cls, config: EncoderConfig, vocab_size: int, vocab: Vocab | None = None) -> LSTMEncoder:
         return cls(vocab_size, config.embedding_dim, config.hidden_size, num_layers=config.num_layers,
                    bidirectional=config.bidirectional, dropout=config.dropout, cell=config.cell,
                    forget_bias=config.forget_bias, word_dropout=config.word_dropout,
-                   char_features=config.char_features if config.chars else 0)
+                   char_features=config.char_features if config.chars else 0, vocab=vocab)
+
+    # How a run folder is read is the engine's (seqtasks/engine/run.py, which sets this when imported):
+    # the model layer never reads a run folder itself.
+    folder_loader: ClassVar[Callable[[Path, str], LSTMEncoder] | None] = None
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, map_location: str = "cpu") -> LSTMEncoder:
-        """The trained encoder of a run folder (its best weights), with its vocabulary attached."""
-        run_dir = Path(run_dir)
-        if not (run_dir / "config.json").is_file():
-            raise CheckpointError(f"{run_dir}: not a run folder (no config.json)")
-        vocab = Vocab.load(run_dir / "vocab.json")
-        saved = json.loads((run_dir / "config.json").read_text())  # a single- or a multi-task run's config
-        encoder = cls.from_config(from_dict(EncoderConfig, saved["encoder"], f"{run_dir}/config.json"), len(vocab))
-        tensors = load_tensors(run_dir / "best.safetensors", "model", map_location)
-        weights = {name[len("encoder."):]: t for name, t in tensors.items() if name.startswith("encoder.")}
-        load_state(encoder, weights, run_dir / "best.safetensors")
-        encoder.vocab = vocab
-        return encoder.to(map_location).eval()
+        """The trained encoder of a run folder (its best weights), with its vocabulary, in eval mode."""
+        if cls.folder_loader is None:
+            raise RuntimeError("run folders are read by seqtasks.engine.run: import seqtasks (or "
+                               "`from seqtasks import LSTMEncoder`) before calling from_pretrained")
+        return cls.folder_loader(Path(run_dir), map_location)

@@ -3,7 +3,9 @@ name a config's `task` holds (the Hugging Face task names users know)."""
 from __future__ import annotations
 
 from seqtasks.core.errors import ConfigError
+from seqtasks.model.encoder import LSTMEncoder
 from seqtasks.tasks.base import Task
+from seqtasks.tasks.model import SequenceModel
 from seqtasks.tasks.pair_classification import PairClassification
 from seqtasks.tasks.sentence_similarity import SentenceSimilarity
 from seqtasks.tasks.text_classification import TextClassification
@@ -24,9 +26,9 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
-def build_model(config, vocab_size: int, labels: list[str]):
-    """The model a RunConfig describes, through its task (which checks the head and its options)."""
-    return get_task(config.task).build_model(config, vocab_size, labels)
+def build_model(config, vocab_size: int, labels: list[str]) -> SequenceModel:
+    """A new model for a RunConfig: its encoder, then its task's head built onto it."""
+    return get_task(config.task).build_model(config, LSTMEncoder.from_config(config.encoder, vocab_size), labels)
 
 
 def legacy_task(head: str, labels: list[str]) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 from datasets import Dataset
+from torch import nn
 
 from heads import HeadOutput
 from seqtasks.core.config import HeadConfig, RunConfig
@@ -51,13 +52,14 @@ class Task:
                               f"no option {foreign[0]}; its options: {', '.join(cls.OPTIONS)}")
         return cls
 
-    def build_model(self, config: RunConfig, vocab_size: int, labels: list[str]) -> SequenceModel:
-        """Heads get the label names, not just their number: a CRF derives its allowed moves from them."""
-        head_class = self.head_class(config.head)
-        encoder = LSTMEncoder.from_config(config.encoder, vocab_size)
-        model = SequenceModel(encoder, head_class(encoder.output_size, labels, config.head))
-        model.embeds = self.pair
-        return model
+    def build_head(self, config: RunConfig, input_size: int, labels: list[str]) -> nn.Module:
+        """The config's head for an encoder output of `input_size`. Heads get the label names, not just
+        their number: a CRF derives its allowed moves from them."""
+        return self.head_class(config.head)(input_size, labels, config.head)
+
+    def build_model(self, config: RunConfig, encoder: LSTMEncoder, labels: list[str]) -> SequenceModel:
+        """The head built onto the encoder it is given (a multi-task run gives every task the same one)."""
+        return SequenceModel(encoder, self.build_head(config, encoder.output_size, labels), embeds=self.pair)
 
     # -- data ------------------------------------------------------------------------------------
     @property

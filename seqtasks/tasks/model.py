@@ -1,6 +1,8 @@
-"""A model is the shared encoder plus one head, built from a RunConfig through its task."""
+"""A model is the shared encoder plus one head (SequenceModel), or plus a head per task (MultiTaskModel),
+built from a RunConfig through its task."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -17,11 +19,14 @@ if TYPE_CHECKING:
 
 
 class SequenceModel(nn.Module):
-    def __init__(self, encoder: LSTMEncoder, head: nn.Module) -> None:
+    """The encoder and one head. `embeds`: whether the head pools a sentence vector of its own (the
+    pair tasks' heads), which `embed` returns."""
+
+    def __init__(self, encoder: LSTMEncoder, head: nn.Module, embeds: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
-        self.embeds = False  # set by the task: whether the head pools a sentence vector of its own
+        self.embeds = embeds
 
     def forward(self, batch: Batch) -> HeadOutput:
         return self.head(self.encode(batch), batch)
@@ -54,3 +59,25 @@ class SequenceModel(nn.Module):
             raise ValueError(f"similarity compares pairs: got {len(first)} and {len(second)} texts")
         vectors = self.embed([*first, *second])
         return torch.nn.functional.cosine_similarity(vectors[: len(first)], vectors[len(first) :], dim=-1)
+
+
+class MultiTaskModel(nn.Module):
+    """The shared encoder and a head per task; a batch goes through the head its `task` names."""
+
+    def __init__(self, encoder: LSTMEncoder, members: dict[str, SequenceModel], weights: dict[str, float]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict({name: model.head for name, model in members.items()})
+        self.weights = weights
+        self._members = members  # views sharing these modules (a plain dict: nothing registered twice)
+
+    def forward(self, batch: Batch) -> HeadOutput:
+        output = self.heads[batch.task](self.encoder(batch.token_ids, batch.lengths, batch.chars), batch)
+        weight = self.weights[batch.task]
+        if output.loss is None or weight == 1.0:
+            return output
+        return dataclasses.replace(output, loss=output.loss * weight)
+
+    def member(self, name: str) -> SequenceModel:
+        """One task's model: the shared encoder and that task's head (the same modules, not copies)."""
+        return self._members[name]

@@ -23,13 +23,13 @@ class PairClassification(Task):
     heads: ClassVar[dict[str, type]] = {"cosine": CosinePairHead, "comparator": ComparatorPairHead}
     default_head = "cosine"
 
-    def build_model(self, config, vocab_size, labels):
+    def build_head(self, config, input_size, labels):
         if len(labels) < 2:
             raise ConfigError(f"{self.name} needs at least two labels; got {labels}")
         if len(labels) > 2 and self.head_class(config.head) is CosinePairHead:
             raise ConfigError(f"the cosine head decides between two labels; for {len(labels)} ({', '.join(labels)}) "
                               f"use --set head.name=comparator")
-        return super().build_model(config, vocab_size, labels)
+        return super().build_head(config, input_size, labels)
 
     def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
         """embedding [2B, D]: every first text's vector, then every second one's; logits [B] (two labels:

@@ -33,16 +33,16 @@ from torch import nn
 from heads.crf import CRF
 from heads.tagging import decode_tags
 from seqtasks.core.checkpoint import atomic_write, write_json
+from seqtasks.core.config import RunConfig
 from seqtasks.core.errors import CheckpointError, ConfigError, SeqtasksError
 from seqtasks.data.batching import Batch
 from seqtasks.data.chars import MAX_BYTES, WordChars
 from seqtasks.data.resolve import file_sha256
 from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.engine.provenance import library_versions
-from seqtasks.engine.run import LoadedRun, load_run, load_run_config
+from seqtasks.engine.run import LoadedRun, RunFolder, load_inputs, load_run
 from seqtasks.tasks import Task, get_task
 
-FILES = {False: "model.onnx", True: "model.int8.onnx"}
 MANIFEST = "export.json"
 OPSET = 17
 PARITY = 1e-4  # the largest |onnx - torch| export accepts on its check batch
@@ -96,8 +96,9 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
     multi-task run's `task`: into tasks/TASK/); returns the manifest. The fp32 graph is checked against
     the torch model before anything is kept."""
     onnx = optional("onnx")
-    weights = Path(run_dir) / "best.safetensors"
+    weights = RunFolder(Path(run_dir)).best
     run = load_run(run_dir, task=task)
+    folder = RunFolder(run.run_dir)
     run_dir = run.run_dir
     if run.config.encoder.cell != "lstm":
         raise ConfigError(f"{run_dir}: encoder.cell={run.config.encoder.cell!r} does not export; only cell=lstm "
@@ -111,7 +112,7 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
     for name in expected:  # a pair task's answers have a row per pair, half the rows of its inputs
         first = "pairs" if run.task.pair and name != "embedding" else "rows"
         axes[name] = {0: first, **({STEP_AXES[name]: "steps"} if name in STEP_AXES else {})}
-    fp32 = run_dir / FILES[False]
+    fp32 = folder.graph(int8=False)
     with warnings.catch_warnings(), native_stderr_silenced():
         warnings.simplefilter("ignore")  # the tracer's notes on the encoder's input checks, and the exporter's age
         atomic_write(fp32, lambda temp: torch.onnx.export(
@@ -130,7 +131,7 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
     }
     if int8:
         quantization = optional("onnxruntime.quantization")
-        target = run_dir / FILES[True]
+        target = folder.graph(int8=True)
         logging.disable(logging.WARNING)  # its advice to pre-process is for convolutional image models
         try:
             atomic_write(target, lambda temp: quantization.quantize_dynamic(fp32, temp,
@@ -138,7 +139,7 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
         finally:
             logging.disable(logging.NOTSET)
         manifest["files"]["int8"] = file_record(target)
-    write_json(run_dir / MANIFEST, manifest)
+    write_json(folder.export_manifest, manifest)
     return manifest
 
 
@@ -231,26 +232,44 @@ def load_graph(path: Path, crf: dict | None = None, threads: int = 0) -> Deploye
     return DeployedModel(session, head)
 
 
-def load_deployed(run_dir: str | Path, int8: bool = False, threads: int = 0) -> LoadedRun:
-    """The run folder's exported graph (fp32, or int8) with its config, vocabulary and labels, as a
-    LoadedRun whose model is the deployed one; the checkpoint is not read."""
-    run_dir = Path(run_dir)
-    path = run_dir / FILES[int8]
-    manifest_path = run_dir / MANIFEST
+def load_deployed(run_dir: str | Path, int8: bool = False, threads: int = 0, task: str = "") -> DeployedRun:
+    """The run folder's exported graph (fp32, or int8; a multi-task run's `task`) with its config,
+    vocabulary and labels; refused when the run was retrained after the export (its best.safetensors is
+    not the one the graph was exported from)."""
+    root = RunFolder(Path(run_dir))
+    folder = root.task(task)
+    path, manifest_path = folder.graph(int8), folder.export_manifest
     if not path.is_file() or not manifest_path.is_file():
-        flag = " --int8" if int8 else ""
-        command = (f"{run_dir.parent.parent} --task {run_dir.name}" if run_dir.parent.name == "tasks"
-                   else str(run_dir))  # a multi-task run's task
-        raise CheckpointError(f"{run_dir}: no exported model ({path.name}); run: seqtasks export {command} "
-                              f"--format onnx{flag}")
+        command = f"{root.path} --task {task}" if task else str(root.path)
+        raise CheckpointError(f"{folder.path}: no exported model ({path.name}); run: seqtasks export {command} "
+                              f"--format onnx{' --int8' if int8 else ''}")
     manifest = read_manifest(manifest_path)
     recorded = manifest["files"].get("int8" if int8 else "fp32", {})
     if recorded.get("sha256") != file_sha256(path):
         raise CheckpointError(f"{path}: does not match the checksum in {MANIFEST}; export the run again")
-    vocab, labels = Vocab.load(run_dir / "vocab.json"), LabelSet.load(run_dir / "labels.json")
-    config = load_run_config(run_dir, labels)
+    if root.best.is_file() and manifest.get("checkpoint_sha256") != file_sha256(root.best):
+        raise CheckpointError(f"{path}: exported from other weights than {root.best} holds now (the run was "
+                              f"trained again); export it again: seqtasks export {root.path}"
+                              f"{' --task ' + task if task else ''}")
+    config, vocab, labels = load_inputs(folder)
     get_task(config.task)  # an unknown task fails here, by name
-    return LoadedRun(run_dir, config, vocab, labels, load_graph(path, manifest.get("crf"), threads))
+    return DeployedRun(folder.path, config, vocab, labels, load_graph(path, manifest.get("crf"), threads))
+
+
+@dataclass
+class DeployedRun:
+    """A run's exported graph under onnxruntime, with what predict needs: it answers like a LoadedRun
+    (config, vocab, labels, task, model.outputs), but its model is a graph, not an nn.Module."""
+
+    run_dir: Path
+    config: RunConfig
+    vocab: Vocab
+    labels: LabelSet
+    model: DeployedModel
+
+    @property
+    def task(self) -> Task:
+        return get_task(self.config.task)
 
 
 def read_manifest(path: Path) -> dict:

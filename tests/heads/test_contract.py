@@ -12,7 +12,7 @@ from seqtasks.core.config import EncoderConfig, HeadConfig, RunConfig, TrainConf
 from seqtasks.data.batching import IGNORE, Batch
 from seqtasks.data.chars import WordChars
 from seqtasks.data.vocab import LabelSet, Vocab
-from seqtasks.tasks import TASKS
+from seqtasks.tasks import TASKS, build_model
 
 TOKENS = [["the", "cat", "sat", "down"], ["dogs", "bark"], ["a", "b", "c", "d", "e", "f"], ["it"]]
 SECOND = [["a", "cat"], ["the", "dogs", "bark", "loudly"], ["f"], ["it", "is", "so"]]
@@ -48,7 +48,7 @@ def build(task, head, pooling, options):
     vocab = Vocab.build([t for c in task.text_columns for t in rows[c]])
     labels = LabelSet.build(task.label_values(rows))
     torch.manual_seed(0)
-    model = task.build_model(config, len(vocab), labels.labels)
+    model = build_model(config, len(vocab), labels.labels)
     split = task.encode(rows, vocab, labels, "rows", chars=True)
     return model, split.batch(torch.arange(len(TOKENS))), labels
 
@@ -96,7 +96,7 @@ def test_a_head_option_the_head_does_not_take_is_an_error_naming_its_options():
     config = RunConfig(head=HeadConfig(crf=True))
     with pytest.raises(Exception, match=r"head.crf=True: the classification head of text-classification takes no "
                                         r"option crf; its options: pooling, .*dropout"):
-        TASKS["text-classification"].build_model(config, 10, ["a", "b"])
+        build_model(config, 10, ["a", "b"])
     with pytest.raises(Exception, match="head.name='cosine' is not a head of text-classification; its heads: "
                                         "classification"):
-        TASKS["text-classification"].build_model(dataclasses.replace(config, head=HeadConfig(name="cosine")), 10, ["a"])
+        build_model(dataclasses.replace(config, head=HeadConfig(name="cosine")), 10, ["a"])
