@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+import torch
+
 from recipes import RECIPES, load_recipe
 from seqtasks.api import evaluate_file, resolve_config, train_into, train_seeds
-from seqtasks.core.checkpoint import write_json
+from seqtasks.core.checkpoint import strict_json, write_json
 from seqtasks.core.config import ConfigError, MultiTaskConfig, RunConfig
 from seqtasks.core.errors import SeqtasksError
 from seqtasks.data.files import decode_line
@@ -98,7 +99,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_backend(args):
-    """The run under the backend the command names: the torch model on --device, or its exported graph."""
+    """The run under the backend the command names: the torch model on --device, or its exported graph;
+    on --threads threads."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads {threads}: expected at least 1")
+    if threads:
+        torch.set_num_threads(threads)
     if getattr(args, "backend", "torch") == "onnx":
         return load_deployed(args.run, int8=args.int8, threads=getattr(args, "threads", 0), task=args.task)
     if getattr(args, "int8", False):
@@ -113,6 +120,8 @@ def load_run_and_file(args, overrides: list[str] | None = None):
 
 
 def cmd_evaluate(args) -> None:
+    if args.json and Path(args.json).is_dir():
+        raise ConfigError(f"--json {args.json}: a folder; name the file the metrics go to, e.g. {args.json}/eval.json")
     run, metrics, split, rows = load_run_and_file(args, args.set)
     if args.explain:
         if args.backend != "torch":
@@ -138,13 +147,15 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_predict(args) -> None:
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: expected at least 1")
     run = load_backend(args)
     lines = (decode_line(raw) for raw in sys.stdin.buffer)  # any bytes in, valid UTF-8 JSON out
     if args.format == "csv":
         write_csv_predictions(run, lines, sys.stdout, args.batch_size)
         return
     for record in predict_lines(run, lines, args.batch_size):
-        print(json.dumps(record, ensure_ascii=False), flush=False)
+        print(strict_json(record, ensure_ascii=False), flush=False)
     sys.stdout.flush()
 
 
@@ -257,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--png", help="also write a heatmap of the weights here")
     for command in (evaluate, diagnose, predict, explain):
         command.add_argument("--task", default="", help="a multi-task run: which task's head to use")
+        command.add_argument("--threads", type=int, default=default_threads(),
+                             help=f"CPU threads for the model (default {default_threads()}: half the cores this "
+                                  f"process may use, so a busy machine is not oversubscribed)")
 
     bench = commands.add_parser("bench", help="training and inference speed against a hand-written nn.LSTM loop")
     bench.add_argument("recipe", nargs="?", default="ud-pos", help="whose training file to measure (default ud-pos)")
@@ -276,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rows", type=int, default=1_000_000, help="rows of the --data CSV")
     bench.add_argument("--data-dir", default="runs/bench-data", help="where the --data CSV is written (kept)")
     return parser
+
+
+def default_threads() -> int:
+    """Half the cores this process may run on, at least 1: predict's batches are small, and on a machine
+    with other work torch's default of every core ran predict 12-39x slower than one thread."""
+    return max(1, len(os.sched_getaffinity(0)) // 2) if hasattr(os, "sched_getaffinity") else 1
 
 
 COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,

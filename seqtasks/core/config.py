@@ -178,7 +178,9 @@ def apply_overrides(config: Any, overrides: list[str]) -> Any:
 
 
 def from_dict(cls: type, data: dict, where: str = "config") -> Any:
-    """Build a dataclass from JSON data, refusing keys it does not know."""
+    """Build a dataclass from JSON data, refusing keys it does not know and values of the wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object of keys, found {type(data).__name__} {data!r:.60}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -187,8 +189,23 @@ def from_dict(cls: type, data: dict, where: str = "config") -> Any:
     values = {}
     for name, value in data.items():
         kind = hints[name]
-        values[name] = from_dict(kind, value, f"{where}.{name}") if dataclasses.is_dataclass(kind) else value
+        values[name] = (from_dict(kind, value, f"{where}.{name}") if dataclasses.is_dataclass(kind)
+                        else typed(value, kind, f"{where}.{name}"))
     return cls(**values)
+
+
+def typed(value: Any, kind: Any, where: str) -> Any:
+    """A JSON value as the field's type (an int where a float is declared is fine), or a ConfigError."""
+    options = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
+    if value is None and type(None) in typing.get_args(kind):
+        return None
+    for option in options:
+        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, option) and (option is bool or not isinstance(value, bool)):
+            return value
+    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise ConfigError(f"{where}={value!r}: expected a {names}")
 
 
 def to_dict(config: Any) -> dict:

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
-from seqtasks.core.errors import DataNotFoundError
+from seqtasks.core.errors import DataFormatError, DataNotFoundError
 
 
 def read_bytes(path: Path | str) -> bytes:
+    """A file's bytes, gunzipped when it ends in .gz; a damaged or empty file is one error naming it."""
     path = Path(path)
     if not path.is_file():
-        raise DataNotFoundError(f"no such data file: {path}")
+        raise DataNotFoundError(f"no such data file: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise DataFormatError(path, 1, f"not a complete gzip file ({error}); was it truncated?") from None
+    if not data.strip():
+        raise DataFormatError(path, 1, "the file is empty" + (" once decompressed" if path.suffix == ".gz" else ""))
+    return data
 
 
 def decode_line(raw: bytes) -> str:

@@ -98,6 +98,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQTASKS_CACHE_DIR") or Path.home() / ".cache" / "seqtasks")
 
 
+# Any of these set to 1 keeps the toolkit from downloading a dataset, as they keep the Hugging Face libraries.
+OFFLINE_FLAGS = ("SEQTASKS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
 def resolve_split(name: str, split: str) -> ResolvedFile:
     source = dataset_source(name)
     entry = source.split(split)
@@ -112,10 +116,14 @@ def resolve_split(name: str, split: str) -> ResolvedFile:
         return ResolvedFile(cached, entry.download_sha256, "cache")
     base = os.environ.get("SEQTASKS_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL)
     url = source.url(split, base)
+    where = f"{data_dir}/{name}/{entry.file}" if data_dir else f"$SEQTASKS_DATA_DIR/{name}/{entry.file}"
+    offline = next((flag for flag in OFFLINE_FLAGS if os.environ.get(flag, "").lower() in {"1", "true", "yes"}), None)
+    if offline:
+        raise DataNotFoundError(f"dataset {name!r} split {split!r}: {entry.file} is not at {where} nor in the cache "
+                                f"({cached}), and {offline} is set, so it is not downloaded. Put the file at {where}.")
     try:
         download(url, cached, entry.download_sha256)
     except (OSError, ValueError) as error:
-        where = f"{data_dir}/{name}/{entry.file}" if data_dir else f"$SEQTASKS_DATA_DIR/{name}/{entry.file}"
         raise DataNotFoundError(
             f"dataset {name!r} split {split!r}: {entry.file} is not at {where} nor in the cache ({cached}), "
             f"and downloading {url} failed ({error}). Put the file at {where}, "

@@ -5,6 +5,11 @@ way in: every problem is one error naming the file, the row or line, and what wa
 """
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -52,82 +57,160 @@ def file_format(path: Path, data: DataConfig) -> str:
                       f"one of csv, tsv, json, jsonl, parquet, conll, conllu, arrow")
 
 
-def load_table(spec: str, data: DataConfig) -> tuple[Dataset, str, int]:
-    """(the table, where it came from, the line of its first row: 2 after a CSV header, else 1)."""
+def load_table(spec: str, data: DataConfig) -> tuple[Dataset, str, np.ndarray | None]:
+    """(the table, where it came from, each row's line in the file: None where rows are lines, from 1,
+    or from 2 after a CSV header; given when a CSV's quoted newlines make rows span lines)."""
     path = Path(spec)
     if not path.exists():
         if "/" in spec and not spec.startswith((".", "/")) and path.suffix == "":
-            return load_hub(spec), spec, 1
+            return load_hub(spec), spec, None
         raise DataNotFoundError(f"no such data file: {path}")
     fmt = file_format(path, data)
     if fmt == "arrow":
-        return datasets.load_from_disk(str(path)), str(path), 1
+        return load_saved(path), str(path), None
     builder, options = LOADERS["." + fmt]
     if path.stat().st_size == 0:
         raise DataFormatError(path, 1, "the file is empty")
-    readable = path if builder == "parquet" else utf8_copy(path)
+    readable, temporary = (path, None) if builder == "parquet" else utf8_copy(path)
     try:
         table = datasets.load_dataset(builder, data_files=str(readable), split="train", **options)
     except Exception as error:  # the loaders raise many types; all mean "could not parse this file"
         if "corresponds to no data" in str(error):  # a header and nothing else
             raise DataFormatError(path, 2 if builder == "csv" else 1, "no rows") from error
-        raise DataFormatError(path, 1, f"could not be read as {fmt} ({type(error).__name__}: {error})") from error
-    return table, str(path), 2 if builder == "csv" else 1
+        line, problem = bad_json_line(readable) if builder == "json" else (1, "")
+        raise DataFormatError(path, line, problem or f"could not be read as {fmt} "
+                                                     f"({type(error).__name__}: {error})") from error
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    lines = csv_row_lines(path, options.get("delimiter", ","), len(table)) if builder == "csv" else None
+    return table, str(path), lines
 
 
-def utf8_copy(path: Path) -> Path:
-    """The file itself when it is UTF-8; otherwise a UTF-8 copy decoded line by line as the built-in
-    readers do (Windows-1252, else latin-1), with one warning that says so."""
+def load_saved(path: Path) -> Dataset:
+    """A folder `datasets` wrote with save_to_disk: one split, not a DatasetDict of several."""
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except FileNotFoundError:
+        raise DataFormatError(path, 1, "a folder, but not a dataset saved with save_to_disk; point data.train at "
+                                       "a file (CSV, JSON Lines, Parquet, CoNLL) or at a saved dataset's folder") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        splits = list(loaded)
+        raise DataFormatError(path, 1, f"a saved DatasetDict with the splits {', '.join(splits)}; point data.train "
+                                       f"(and data.dev) at one split's folder, e.g. {path / splits[0]}")
+    return loaded
+
+
+def bad_json_line(path: Path) -> tuple[int, str]:
+    """The first line of a JSON Lines file that is not a JSON object, and why (1, "" if none is found)."""
+    for number, raw in enumerate(read_bytes(path).split(b"\n"), start=1):
+        text = decode_line(raw).strip()
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            return number, f"not valid JSON ({error})"
+        if not isinstance(value, dict):
+            return number, f"expected a JSON object per line, found {type(value).__name__} {text[:40]!r}"
+    return 1, ""
+
+
+def csv_row_lines(path: Path, delimiter: str, rows: int) -> np.ndarray | None:
+    """Each row's first physical line when quoted newlines make rows span lines (None when rows are
+    lines), so an error names the line a user opens their editor at."""
+    text = "\n".join(decode_line(part) for part in read_bytes(path).split(b"\n"))
+    if sum(1 for line in text.split("\n") if line.strip()) == rows + 1:
+        return None
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    starts, previous = [], 0
+    for row in reader:
+        if row and any(cell.strip() for cell in row):
+            starts.append(previous + 1)
+        previous = reader.line_num
+    return np.asarray(starts[1 : rows + 1])  # the header's line is not a row's
+
+
+def utf8_copy(path: Path) -> tuple[Path, Path | None]:
+    """(a UTF-8 file to read, a temporary folder to remove after reading or None): the file itself when
+    it is UTF-8; otherwise a copy decoded line by line as the built-in readers do (Windows-1252, else
+    latin-1), with one warning that says so."""
     raw = read_bytes(path)
     try:
         raw.decode("utf-8")
-        return path
+        return path, None
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
     warnings.warn(f"{path}:{line}: not UTF-8; the file is decoded line by line as Windows-1252 (latin-1 where "
                   f"that fails)", stacklevel=3)
     text = "\n".join(decode_line(part) for part in raw.split(b"\n"))
-    copy = Path(tempfile.mkdtemp(prefix="seqtasks-")) / path.name.removesuffix(".gz")
+    folder = Path(tempfile.mkdtemp(prefix="seqtasks-"))
+    copy = folder / path.name.removesuffix(".gz")
     copy.write_text(text, encoding="utf-8")
-    return copy
+    return copy, folder
 
 
 def load_hub(name: str) -> Dataset:
     try:
         return datasets.load_dataset(name, split="train")
     except Exception as error:  # offline, unknown id, gated: one line, the cause kept
-        raise DataNotFoundError(f"{name}: not a local file, and loading it from the Hugging Face Hub failed "
-                                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        raise DataNotFoundError(f"{name}: no such file or folder; read as a Hugging Face Hub id, loading it failed "
+                                f"too ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
                                 ) from error
 
 
 def read_user_file(spec: str, data: DataConfig, pair: bool, gold: Gold) -> tuple[Dataset, str]:
     """(rows, tokenizer): the tokenizer a raw-text file needs at predict time, "words" or "whitespace"."""
     path = Path(spec)
-    if path.exists() and not path.is_dir() and file_format(path, data) in {"conll", "conllu"}:
-        if file_format(path, data) == "conllu":
-            return read_conllu(path, data.tag_column), "whitespace"
+    fmt = file_format(path, data) if path.is_file() else ""
+    if gold.kind == "tags" and data.columns and fmt in {"csv", "tsv"}:
+        fmt = "conll"  # data.columns is what CoNLL files take: a .tsv of token lines is one
+    if fmt == "conllu":
+        return read_conllu(path, data.tag_column), "whitespace"
+    if fmt == "conll":
         return read_columns(path, data), "whitespace"
-    table, source, first_line = load_table(spec, data)
-    return rows_from_table(table, source, first_line, data, pair, gold)
+    if gold.kind == "tags" and fmt in {"csv", "tsv"} and has_sentence_blocks(path):
+        raise DataFormatError(path, 1, "blank-line-separated blocks of token lines: a CoNLL-style file; read it "
+                                       "with --set data.format=conll --set data.columns=word,...,tag")
+    table, source, lines = load_table(spec, data)
+    return rows_from_table(table, source, lines, data, pair, gold)
 
 
-def rows_from_table(table: Dataset, source: str, first_line: int, data: DataConfig, pair: bool,
+def has_sentence_blocks(path: Path) -> bool:
+    lines = decode_line(read_bytes(path)[:65536]).split("\n")
+    return any(not line.strip() for line in lines[1:-1])
+
+
+def text_type_ok(kind: pa.DataType) -> bool:
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+
+
+def rows_from_table(table: Dataset, source: str, row_lines: np.ndarray | None, data: DataConfig, pair: bool,
                     gold: Gold) -> tuple[Dataset, str]:
     text_columns = [c.strip() for c in data.text.split(",") if c.strip()]
+    csv_like = source.lower().removesuffix(".gz").endswith((".csv", ".tsv"))
+    header = 1
     if len(text_columns) != (2 if pair else 1):
         raise ConfigError(f"data.text={data.text!r}: this task reads {'two text columns (a,b)' if pair else 'one text column'}")
+    if isinstance(table, datasets.DatasetDict):
+        raise DataFormatError(source, 1, f"a dataset with the splits {', '.join(table)}; name one")
     for column in [*text_columns, data.label]:
         if column not in table.column_names:
-            raise DataFormatError(source, first_line - 1 if first_line > 1 else 1,
-                                  f"no column {column!r}; the columns are: {', '.join(table.column_names)}")
+            raise DataFormatError(source, header, f"no column {column!r}; the columns are: {', '.join(table.column_names)}")
     if len(table) == 0:
-        raise DataFormatError(source, first_line, "no rows")
+        raise DataFormatError(source, 2 if csv_like else 1, "no rows")
     if data.tokenizer not in TOKENIZERS:
         raise ConfigError(f"data.tokenizer={data.tokenizer!r}: expected one of {', '.join(TOKENIZERS)}")
     arrow = table.with_format("arrow")
+    for column in text_columns:
+        kind = arrow[column].type
+        if not text_type_ok(kind):
+            raise DataFormatError(source, header, f"column {column!r} holds {kind}, not text or a list of tokens; "
+                                                  f"is data.text the right column?")
+    lines = row_lines if row_lines is not None else np.arange(2 if csv_like else 1, (2 if csv_like else 1) + len(table))
     sides = [tokenized(arrow[c], data.tokenizer) for c in text_columns]
-    lines = np.arange(first_line, first_line + len(table))
     empty = np.zeros(len(table), dtype=bool)
     for side in sides:
         empty |= np.asarray(pc.fill_null(pc.list_value_length(side), 0)) == 0
@@ -139,13 +222,44 @@ def rows_from_table(table: Dataset, source: str, first_line: int, data: DataConf
                                   f"{where}); fix them or set data.skip_bad_rows=true")
         warnings.warn(f"{source}: skipped {len(bad)} rows with empty or missing text (lines {where})", stacklevel=2)
     keep = np.flatnonzero(~empty)
-    values = gold_values(list(table[data.label]), lines.tolist(), source, data.label, gold)
-    columns = {"tokens": sides[0].take(keep), "line": pa.array(lines[keep]),
-               gold.kind: pa.array([values[i] for i in keep])}
+    if gold.kind == "tags":
+        gold_column = token_tags(arrow[data.label], sides[0], lines, source, data.label, keep)
+    else:
+        values = gold_values(arrow[data.label].type, list(table[data.label]), lines.tolist(), source, data.label, gold)
+        gold_column = pa.array([values[i] for i in keep])
+    columns = {"tokens": sides[0].take(keep), "line": pa.array(lines[keep]), gold.kind: gold_column}
     if pair:
         columns["tokens_b"] = sides[1].take(keep)
     raw = pa.types.is_string(arrow[text_columns[0]].type) or pa.types.is_large_string(arrow[text_columns[0]].type)
     return Dataset(pa.table(columns)), data.tokenizer if raw else "whitespace"
+
+
+def token_tags(column: pa.ChunkedArray | pa.Array, tokens: pa.ListArray, lines: np.ndarray, source: str,
+               name: str, keep: np.ndarray) -> pa.ListArray:
+    """The tag column of a token-classification table, read as lists (one tag per token), with the
+    token and tag counts checked row by row."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        raise DataFormatError(source, int(lines[0]), f"column {name!r} holds {column.type}, not a list of tags per "
+                                                     f"token; token tags come from a list column (JSON Lines, Parquet, "
+                                                     f"a saved dataset) or a CoNLL file (data.format=conll)")
+    value = column.type.value_type
+    if not (pa.types.is_string(value) or pa.types.is_large_string(value) or pa.types.is_integer(value)
+            or pa.types.is_boolean(value) or pa.types.is_null(value)):
+        raise DataFormatError(source, int(lines[0]), f"column {name!r} holds lists of {value}; tags are strings")
+    tags = pc.fill_null(column, pa.scalar([], column.type)).cast(pa.list_(pa.string()))
+    if pc.any(pc.is_null(tags.flatten())).as_py():
+        row = next(i for i, row in enumerate(tags.to_pylist()) if None in row)
+        raise DataFormatError(source, int(lines[row]), f"column {name!r}: a tag is missing (null)")
+    counts = np.asarray(pc.list_value_length(tags))
+    expected = np.asarray(pc.fill_null(pc.list_value_length(tokens), 0))
+    wrong = np.flatnonzero((counts != expected)[keep])
+    if len(wrong):
+        row = int(keep[wrong[0]])
+        raise DataFormatError(source, int(lines[row]), f"{expected[row]} tokens but {counts[row]} tags in column "
+                                                       f"{name!r}; each token needs one tag")
+    return tags.take(keep)
 
 
 def tokenized(column: pa.Array | pa.ChunkedArray, tokenizer: str, batch: int = 50_000) -> pa.ListArray:
@@ -161,20 +275,39 @@ def tokenized(column: pa.Array | pa.ChunkedArray, tokenizer: str, batch: int = 5
     return pa.concat_arrays(parts) if parts else pa.array([], type=pa.list_(pa.string()))
 
 
-def gold_values(values: list, lines: list[int], source: str, column: str, gold: Gold) -> list:
+def gold_values(kind: pa.DataType, values: list, lines: list[int], source: str, name: str, gold: Gold) -> list:
+    """One scalar per row (a label: string, int or bool; a score: a finite number), checked row by row."""
+    if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        raise DataFormatError(source, lines[0], f"column {name!r} holds {kind}; a label or a score is one value "
+                                                f"per row (a string, a whole number or true/false)")
+    nested = next((i for i, v in enumerate(values) if isinstance(v, list | dict)), None)
+    if nested is not None:
+        raise DataFormatError(source, lines[nested], f"column {name!r} holds {type(values[nested]).__name__} "
+                                                     f"{values[nested]!r:.40}; a label or a score is one value per row")
     missing = next((i for i, v in enumerate(values) if v is None or v == ""), None)
     if missing is not None:
-        raise DataFormatError(source, lines[missing], f"column {column!r} is empty")
+        raise DataFormatError(source, lines[missing], f"column {name!r} is empty")
     if gold.kind == "score":
-        return [score_of(v, line, source, column, gold.score_range) for v, line in zip(values, lines)]
+        scores = [score_of(v, line, source, name, gold.score_range) for v, line in zip(values, lines)]
+        if gold.score_range is None:
+            outside = next((i for i, v in enumerate(scores) if not 0.0 <= v <= 1.0), None)
+            if outside is not None:
+                raise DataFormatError(source, lines[outside], f"column {name!r}: score {scores[outside]:g} is outside "
+                                      f"[0, 1]; the scores run from {min(scores):g} to {max(scores):g}: set "
+                                      f"data.range={min(scores):g},{max(scores):g} to rescale them")
+        return scores
+    if pa.types.is_floating(kind):
+        raise DataFormatError(source, lines[0], f"column {name!r} holds decimal numbers ({values[0]!r}); a label is "
+                                                f"a string, a whole number or true/false (a score needs a similarity "
+                                                f"or regression task)")
     kinds = {type(v).__name__ for v in values}
     if len(kinds) > 1:
         first = next(i for i, v in enumerate(values) if type(v) is not type(values[0]))
-        raise DataFormatError(source, lines[first], f"column {column!r} mixes label types {sorted(kinds)} "
+        raise DataFormatError(source, lines[first], f"column {name!r} mixes label types {sorted(kinds)} "
                                                     f"({values[0]!r} and {values[first]!r})")
     labels = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
     if len(set(labels)) < 2:
-        raise DataFormatError(source, lines[0], f"column {column!r} holds a single label ({labels[0]!r}): "
+        raise DataFormatError(source, lines[0], f"column {name!r} holds a single label ({labels[0]!r}): "
                                                 f"nothing to learn; is it the right column?")
     return labels
 
@@ -184,6 +317,8 @@ def score_of(value, line: int, source: str, column: str, score_range: tuple[floa
         number = float(value)
     except (TypeError, ValueError):
         raise DataFormatError(source, line, f"column {column!r}: score {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataFormatError(source, line, f"column {column!r}: score {value!r} is not a finite number")
     if score_range is None:
         return number
     low, high = score_range
@@ -199,6 +334,8 @@ def parse_range(text: str) -> tuple[float, float] | None:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
         raise ConfigError(f"data.range={text!r}: expected low,high, e.g. 0,5") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"data.range={text!r}: both ends must be finite numbers, e.g. 0,5")
     if not low < high:
         raise ConfigError(f"data.range={text!r}: low must be below high")
     return low, high

@@ -123,7 +123,7 @@ def check_finite(model: torch.nn.Module, dev: dict, metric: str, desc: str) -> N
         raise DivergedError(f"{desc}: dev {metric} is {value!r}, not a finite number; the run diverged or "
                             f"predicts one constant. Try a lower train.lr")
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        raise DivergedError(f"{desc}: a weight is no longer a finite number; the run diverged. Try a lower train.lr")
+        raise DivergedError(f"{desc}: a weight is not a finite number any more; the run diverged. Try a lower train.lr")
 
 
 def save_training_state(folder: RunFolder, model, optimizer, state: TrainerState,

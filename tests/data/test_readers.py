@@ -39,7 +39,7 @@ def test_label_only_lines_are_skipped_with_a_warning(data_dir):
 def test_empty_file_error_names_file_and_line(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_text("\n\n")
-    with pytest.raises(DataFormatError, match=r"empty\.txt:1: no examples"):
+    with pytest.raises(DataFormatError, match=r"empty\.txt:1: the file is empty"):
         read_labeled_lines(path)
 
 

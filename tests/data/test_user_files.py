@@ -169,8 +169,8 @@ def test_a_label_the_model_never_saw_is_an_error_at_evaluation(sst2, tmp_path, c
 
 
 def test_a_hub_id_offline_is_one_clear_line_and_a_saved_folder_loads(sst2, tmp_path):
-    with pytest.raises(DataNotFoundError, match="no-such-user/no-such-set: not a local file, and loading it from "
-                                                "the Hugging Face Hub failed"):
+    with pytest.raises(DataNotFoundError, match="no-such-user/no-such-set: no such file or folder; read as a Hugging "
+                                                "Face Hub id, loading it failed too"):
         read_user_file("no-such-user/no-such-set", DataConfig(dataset=""), False, LABEL)
     Dataset.from_dict({"text": sst2["tokens"], "label": sst2["label"]}).save_to_disk(tmp_path / "saved")
     rows, _ = read_user_file(str(tmp_path / "saved"), DataConfig(dataset=""), False, LABEL)
