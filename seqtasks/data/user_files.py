@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 import tempfile
 import warnings
@@ -77,7 +78,7 @@ def load_table(spec: str, data: DataConfig) -> tuple[Dataset, str, np.ndarray | 
     except Exception as error:  # the loaders raise many types; all mean "could not parse this file"
         if "corresponds to no data" in str(error):  # a header and nothing else
             raise DataFormatError(path, 2 if builder == "csv" else 1, "no rows") from error
-        line, problem = bad_json_line(readable) if builder == "json" else (1, "")
+        line, problem = bad_json_line(readable) if builder == "json" else bad_csv_line(error)
         raise DataFormatError(path, line, problem or f"could not be read as {fmt} "
                                                      f"({type(error).__name__}: {error})") from error
     finally:
@@ -113,6 +114,18 @@ def bad_json_line(path: Path) -> tuple[int, str]:
             return number, f"not valid JSON ({error})"
         if not isinstance(value, dict):
             return number, f"expected a JSON object per line, found {type(value).__name__} {text[:40]!r}"
+    return 1, ""
+
+
+def bad_csv_line(error: BaseException) -> tuple[int, str]:
+    """The line pandas names in a CSV parse error ("Expected 2 fields in line 26, saw 3"), else (1, "")."""
+    while error is not None:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if found:
+            expected, line, saw = found.groups()
+            return int(line), (f"{saw} fields where the header has {expected}; quote a text that holds the "
+                               f"delimiter")
+        error = error.__cause__ or error.__context__
     return 1, ""
 
 
