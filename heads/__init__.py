@@ -3,8 +3,9 @@ takes (OPTIONS); which heads a kind of task offers is said once, in seqtasks/tas
 from heads.classification import ClassificationHead
 from heads.comparator import ComparatorPairHead, ComparatorScoreHead
 from heads.cosine import CosinePairHead, CosineScoreHead
+from heads.language_model import LanguageModelHead
 from heads.output import HeadOutput
 from heads.regression import RegressionHead
 from heads.tagging import TaggingHead
 
-__all__ = ["ClassificationHead", "ComparatorPairHead", "ComparatorScoreHead", "CosinePairHead", "CosineScoreHead", "HeadOutput", "RegressionHead", "TaggingHead"]
+__all__ = ["ClassificationHead", "ComparatorPairHead", "ComparatorScoreHead", "CosinePairHead", "CosineScoreHead", "HeadOutput", "LanguageModelHead", "RegressionHead", "TaggingHead"]

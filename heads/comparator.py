@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from heads.cosine import CosineHead
+from heads.cosine import CosineHead, binary_logits
 from heads.output import HeadOutput
 from seqtasks.core.config import HeadConfig
 from seqtasks.core.errors import ConfigError
@@ -79,7 +79,7 @@ class ComparatorScoreHead(Comparator):
         loss = None
         if batch.labels is not None:
             loss = nn.functional.kl_div(log_probabilities, self.target_distribution(batch.labels), reduction="batchmean")
-        return HeadOutput(logits=predicted, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
+        return HeadOutput(value=predicted, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)
 
 
@@ -89,13 +89,18 @@ class ComparatorPairHead(Comparator):
         super().__init__(input_size, labels, config)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        """logits [B]: the log-odds that the pair is of the second label; with more labels [B, K]."""
+        """logits [B, K] over the labels. Two labels are one output, the log-odds of the second, trained with
+        a binary loss; its logits are [0, log-odds], whose softmax is the same decision."""
         output, cosine, pooled = self.compare(encoded)
-        logits = output.squeeze(-1) if self.outputs == 1 else output
         loss = None
-        if batch.labels is not None and self.outputs > 1:
-            loss = nn.functional.cross_entropy(logits, batch.labels)
-        elif batch.labels is not None:
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.labels.float())
+        if self.outputs == 1:
+            log_odds = output.squeeze(-1)
+            if batch.labels is not None:
+                loss = nn.functional.binary_cross_entropy_with_logits(log_odds, batch.labels.float())
+            logits = binary_logits(log_odds)
+        else:
+            logits = output
+            if batch.labels is not None:
+                loss = nn.functional.cross_entropy(logits, batch.labels)
         return HeadOutput(logits=logits, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)

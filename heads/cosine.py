@@ -83,8 +83,13 @@ class CosineScoreHead(CosineHead):
                                                                        scale=1.0)
             else:
                 loss = nn.functional.mse_loss(cosine, self.target(batch.labels))
-        return HeadOutput(logits=cosine, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
+        return HeadOutput(value=cosine, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)
+
+
+def binary_logits(log_odds: torch.Tensor) -> torch.Tensor:
+    """[B] log-odds of the second of two labels -> [B, 2] logits whose softmax is (1 - sigmoid, sigmoid)."""
+    return torch.stack([torch.zeros_like(log_odds), log_odds], dim=-1)
 
 
 def cosent_loss(cosines: torch.Tensor, scores: torch.Tensor, scale: float = 20.0) -> torch.Tensor:
@@ -120,11 +125,11 @@ class CosinePairHead(CosineHead):
         self.threshold = nn.Parameter(torch.tensor(0.5))
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        """logits [B]: the log-odds that the pair is of label 1."""
+        """logits [B, 2]: [0, the log-odds that the pair is of label 1], a scaled and shifted cosine."""
         cosine, pooled, _ = self.cosine(encoded)
-        logits = self.scale * (cosine - self.threshold)
+        log_odds = self.scale * (cosine - self.threshold)
         loss = None
         if batch.labels is not None:
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.labels.float())
-        return HeadOutput(logits=logits, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
+            loss = nn.functional.binary_cross_entropy_with_logits(log_odds, batch.labels.float())
+        return HeadOutput(logits=binary_logits(log_odds), loss=pooled.regularise(loss, self.penalty), attention=pooled.weights,
                           cosine=cosine)

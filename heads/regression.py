@@ -23,4 +23,4 @@ class RegressionHead(nn.Module):
         pooled = self.pool(encoded)
         prediction = self.out(pooled.vector).squeeze(-1)  # [B]
         loss = None if batch.labels is None else nn.functional.mse_loss(prediction, batch.labels.float())
-        return HeadOutput(logits=prediction, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)
+        return HeadOutput(value=prediction, loss=pooled.regularise(loss, self.penalty), attention=pooled.weights)

@@ -11,7 +11,9 @@ RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-
            # one encoder, several tasks
            "pos-ner", "sick-multi", "sick-sts", "sst-all", "multi-task",
            # your own data, one recipe per kind of task (seqtasks/tasks)
-           "text-classification", "token-classification", "pair-classification", "sentence-similarity"]
+           "text-classification", "token-classification", "pair-classification", "sentence-similarity",
+           # your own unlabelled text: pretrain the encoder
+           "language-model"]
 
 
 def load_recipe(name: str) -> ModuleType:

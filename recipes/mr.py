@@ -23,7 +23,7 @@ class Config(RunConfig):
 
 
 def main(config: Config, run_dir: Path, resume: bool = False) -> dict:
-    return pipeline.cross_validate(config, run_dir, resume=resume)
+    return pipeline.run(config, run_dir, resume=resume)
 
 
 if __name__ == "__main__":

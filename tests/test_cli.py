@@ -133,7 +133,7 @@ def test_matching_recipes_train_evaluate_and_compare_raw_text(recipe, file, keys
     assert len(records) == 3 and "tab-separated" in records[1]["error"] and "text b: empty" in records[2]["error"]
     assert records[0]["cosine"] == pytest.approx(cosine[0].item(), abs=1e-5)
     if recipe == "mrpc":
-        assert records[0]["label"] in model.head.labels and 0.0 <= records[0]["probability"] <= 1.0
+        assert records[0]["label"] in model.head.labels and 0.0 <= records[0]["probabilities"][records[0]["label"]] <= 1.0
     else:
         assert records[0]["score"] == pytest.approx(model.head.score(cosine[0]).item(), abs=1e-5)
 

@@ -27,7 +27,8 @@ class DataConfig:
     folds: int = 0  # > 0: k-fold cross-validation over `train` (mr, subj, cr, mpqa)
     lowercase: bool = True
     min_freq: int = 1
-    max_tokens: int = 512  # longer inputs are an error naming file and line
+    max_tokens: int = 512  # longer inputs are an error naming file and line (a language model cuts them into chunks)
+    output_words: int = 30_000  # a language model predicts the most frequent training words, at most this many
     tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
     tag_column: str = "upos"  # CoNLL-U: upos or xpos
     # your own files (dataset ""):
@@ -36,7 +37,7 @@ class DataConfig:
     columns: str = ""  # CoNLL-style column files: the columns' names, e.g. word,pos,ner (the first is the word)
     tokenizer: str = "words"  # raw text columns: "words" (split off punctuation) or "whitespace" (pre-tokenised)
     range: str = ""  # scores: "low,high" rescaled to [0, 1]; values outside are an error
-    format: str = ""  # "" = by file extension: csv, tsv, json/jsonl, parquet, conll, conllu, arrow (a saved folder)
+    format: str = ""  # "" = by file extension: csv, tsv, json/jsonl, parquet, conll, conllu, arrow (a saved folder), text (one text a line)
     skip_bad_rows: bool = False  # drop rows with empty or missing text (counted in a warning) instead of failing
 
 
@@ -275,7 +276,7 @@ POSITIVE, NONNEGATIVE, SHARE = Range(1), Range(0), Range(0, 1, open_high=True)
 # touches its folder, so `train.lr=-1` is one line instead of a traceback after the data was read.
 RANGES: dict[str, Range] = {
     "data.dev_fraction": Range(0, 1, open_low=True, open_high=True), "data.min_freq": POSITIVE,
-    "data.max_tokens": NONNEGATIVE,
+    "data.max_tokens": NONNEGATIVE, "data.output_words": Range(3),
     "encoder.embedding_dim": POSITIVE, "encoder.hidden_size": POSITIVE, "encoder.num_layers": POSITIVE,
     "encoder.dropout": SHARE, "encoder.word_dropout": SHARE, "encoder.char_features": POSITIVE,
     "encoder.vectors_vocab": NONNEGATIVE, "encoder.freeze_epochs": NONNEGATIVE,
@@ -291,7 +292,7 @@ RANGES: dict[str, Range] = {
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "train.amp": ("", "bf16", "fp16"), "data.tag_scheme": ("", "BIO", "BIOES"),
-    "data.format": ("", "csv", "tsv", "json", "jsonl", "parquet", "conll", "conllu", "arrow"),
+    "data.format": ("", "csv", "tsv", "json", "jsonl", "parquet", "conll", "conllu", "arrow", "text"),
 }
 # Keys that describe your own files: a built-in dataset is read in its own format, so setting one of
 # them there would be silently ignored.

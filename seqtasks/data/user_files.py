@@ -6,6 +6,7 @@ way in: every problem is one error naming the file, the row or line, and what wa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -29,7 +30,7 @@ from seqtasks.data.tagging import read_conllu, sentence_blocks
 from seqtasks.data.text import TOKENIZERS, tokenize
 
 LOADERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}),
-           ".jsonl": ("json", {}), ".parquet": ("parquet", {})}
+           ".jsonl": ("json", {}), ".parquet": ("parquet", {}), ".text": ("text", {})}
 COLUMN_FORMATS = {".conll", ".txt", ".bio", ".iob"}
 
 
@@ -176,6 +177,10 @@ def read_user_file(spec: str, data: DataConfig, pair: bool, gold: Gold) -> tuple
     """(rows, tokenizer): the tokenizer a raw-text file needs at predict time, "words" or "whitespace"."""
     path = Path(spec)
     fmt = file_format(path, data) if path.is_file() else ""
+    if gold.kind == "text" and fmt == "conll" and not data.columns:
+        fmt = "text"  # a language model's .txt is plain text, one sentence or document per line
+    if fmt == "text":
+        data = dataclasses.replace(data, format="text", text="text")
     if gold.kind == "tags" and data.columns and fmt in {"csv", "tsv"}:
         fmt = "conll"  # data.columns is what CoNLL files take: a .tsv of token lines is one
     if fmt == "conllu":
@@ -209,7 +214,7 @@ def rows_from_table(table: Dataset, source: str, row_lines: np.ndarray | None, d
         raise ConfigError(f"data.text={data.text!r}: this task reads {'two text columns (a,b)' if pair else 'one text column'}")
     if isinstance(table, datasets.DatasetDict):
         raise DataFormatError(source, 1, f"a dataset with the splits {', '.join(table)}; name one")
-    for column in [*text_columns, data.label]:
+    for column in [*text_columns, *([] if gold.kind == "text" else [data.label])]:
         if column not in table.column_names:
             raise DataFormatError(source, header, f"no column {column!r}; the columns are: {', '.join(table.column_names)}")
     if len(table) == 0:
@@ -227,7 +232,7 @@ def rows_from_table(table: Dataset, source: str, row_lines: np.ndarray | None, d
     empty = np.zeros(len(table), dtype=bool)
     for side in sides:
         empty |= np.asarray(pc.fill_null(pc.list_value_length(side), 0)) == 0
-    bad = np.flatnonzero(empty)
+    bad = np.flatnonzero(empty) if gold.kind != "text" else np.array([], dtype=np.int64)  # blank lines of a corpus
     if len(bad):
         where = ", ".join(str(lines[i]) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
         if not data.skip_bad_rows:
@@ -235,12 +240,16 @@ def rows_from_table(table: Dataset, source: str, row_lines: np.ndarray | None, d
                                   f"{where}); fix them or set data.skip_bad_rows=true")
         warnings.warn(f"{source}: skipped {len(bad)} rows with empty or missing text (lines {where})", stacklevel=2)
     keep = np.flatnonzero(~empty)
-    if gold.kind == "tags":
+    if gold.kind == "text":
+        gold_column = None
+    elif gold.kind == "tags":
         gold_column = token_tags(arrow[data.label], sides[0], lines, source, data.label, keep)
     else:
         values = gold_values(arrow[data.label].type, list(table[data.label]), lines.tolist(), source, data.label, gold)
         gold_column = pa.array([values[i] for i in keep])
-    columns = {"tokens": sides[0].take(keep), "line": pa.array(lines[keep]), gold.kind: gold_column}
+    columns = {"tokens": sides[0].take(keep), "line": pa.array(lines[keep])}
+    if gold_column is not None:
+        columns[gold.kind] = gold_column
     if pair:
         columns["tokens_b"] = sides[1].take(keep)
     raw = pa.types.is_string(arrow[text_columns[0]].type) or pa.types.is_large_string(arrow[text_columns[0]].type)

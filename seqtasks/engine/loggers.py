@@ -34,10 +34,15 @@ class TensorBoardLogger:
 LOGGERS = {"tensorboard": TensorBoardLogger}
 
 
-def make_loggers(spec: str, folder: RunFolder) -> list:
+def logger_names(spec: str) -> list[str]:
+    """train.log's destinations, checked (before a run folder is written: seqtasks/engine/pipeline.py)."""
     names = [name.strip() for name in spec.split(",") if name.strip()]
     unknown = [name for name in names if name not in LOGGERS]
     if unknown:
         raise ConfigError(f"train.log={spec!r}: unknown destination {unknown[0]!r}; destinations: {', '.join(LOGGERS)} "
                           f"(log.jsonl is always written)")
-    return [LOGGERS[name](folder) for name in names]
+    return names
+
+
+def make_loggers(spec: str, folder: RunFolder) -> list:
+    return [LOGGERS[name](folder) for name in logger_names(spec)]

@@ -34,6 +34,9 @@ def check_members(config: MultiTaskConfig, members: list[Member]) -> None:
     if config.select not in ("mean", *names):
         raise ConfigError(f"select={config.select!r}: expected mean or one of the tasks: {', '.join(names)}")
     for member in members:
+        if member.task.lower_is_better:
+            raise ConfigError(f"task {member.name}: a {member.config.task} run pretrains the encoder on its own; "
+                              f"start the multi-task run from it with encoder.init (single-task) instead")
         if member.config.data.folds:
             raise ConfigError(f"task {member.name}: a cross-validated recipe has no dev split to select on; "
                               f"give it one (data.dev) in a TOML file of its own")

@@ -19,7 +19,7 @@ from seqtasks.core.errors import RunFolderError
 from seqtasks.data.splits import kfold
 from seqtasks.engine.distributed import Runtime, check_world
 from seqtasks.engine.distributed import runtime as make_runtime
-from seqtasks.engine.loggers import make_loggers
+from seqtasks.engine.loggers import logger_names, make_loggers
 from seqtasks.engine.mixture import TaskMixture, sampling_probabilities
 from seqtasks.engine.prepare import Member, Part, Prepared, carve, prepare, read_parts, read_split
 from seqtasks.engine.provenance import write_record
@@ -41,6 +41,7 @@ def run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
 def start(config: RunConfig | MultiTaskConfig) -> Runtime:
     """Threads, the device and the process group, checked before any data is read."""
     check_values(config)
+    logger_names(config.train.log)
     runtime = make_runtime(config.train.device, config.train.amp)
     check_world(runtime.world, config.train.batch_size)
     if config.train.threads:
@@ -88,8 +89,9 @@ def fit(prepared: Prepared, config: RunConfig | MultiTaskConfig, folder: RunFold
         batches = TaskMixture([p.member.name for p in members], [p.train for p in members], multi.sampling,
                               multi.temperature)
     freeze = members[0].member.config.encoder.freeze_epochs
+    minimize = prepared.single and members[0].task.lower_is_better
     state = train(model, batches, config.train, folder, score, metric, resume=resume, runtime=runtime,
-                  freeze_encoder_epochs=freeze, loggers=make_loggers(config.train.log, folder))
+                  freeze_encoder_epochs=freeze, loggers=make_loggers(config.train.log, folder), minimize=minimize)
     load_weights(model, folder.best, device=str(runtime.device))
     if runtime.main:
         plot_curve(state.history, metric, folder.curve)

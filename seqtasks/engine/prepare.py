@@ -13,8 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow.compute as pc
 import torch
-from datasets import Dataset
+from datasets import Dataset, concatenate_datasets
 
 from seqtasks.core.config import EncoderConfig, RunConfig, TrainConfig, check_values
 from seqtasks.core.errors import CheckpointError, ConfigError, DataFormatError
@@ -103,10 +105,37 @@ def read_rows(config: RunConfig, path: Path | str) -> tuple[Dataset, str]:
     data, task = config.data, get_task(config.task)
     if data.dataset:
         rows = read_file(dataset_source(data.dataset).reader, path, tag_column=data.tag_column)
-        tokenizer = "words" if task.pair else "whitespace"
+        tokenizer = "words" if task.pair or (task.gold == "text" and "tokens_b" in rows.column_names) else "whitespace"
+        if task.gold == "text":
+            rows = texts_only(rows)
     else:
         rows, tokenizer = read_user_file(str(path), data, task.pair, Gold(task.gold, parse_range(data.range)))
+    if task.gold == "text":
+        return chunked(rows, data.max_tokens), tokenizer
     return convert_scheme(rows, data.tag_scheme), tokenizer
+
+
+def texts_only(rows: Dataset) -> Dataset:
+    """A labelled dataset's text for a language model: its labels dropped, a pair's two texts as two rows."""
+    texts = rows.select_columns(["tokens", "line"])
+    if "tokens_b" not in rows.column_names:
+        return texts
+    second = rows.select_columns(["tokens_b", "line"]).rename_column("tokens_b", "tokens")
+    return concatenate_datasets([texts, second])
+
+
+def chunked(rows: Dataset, max_tokens: int) -> Dataset:
+    """Texts longer than max_tokens cut into consecutive chunks of at most max_tokens (a language model
+    reads documents whole, where a classifier would refuse them)."""
+    lengths = np.asarray(pc.list_value_length(token_lists(rows)))
+    if not max_tokens or len(lengths) == 0 or lengths.max() <= max_tokens:
+        return rows
+    tokens, lines = [], []
+    for words, line in zip(rows["tokens"], rows["line"]):
+        for start in range(0, len(words), max_tokens):
+            tokens.append(words[start : start + max_tokens])
+            lines.append(line)
+    return Dataset.from_dict({"tokens": tokens, "line": lines})
 
 
 def read_split(config: RunConfig, split: str) -> Part:
@@ -212,7 +241,7 @@ def data_summary(task: Task, train_part: Part, train_split: Split, dev_split: Sp
                "dev_unknown_token_share": round(float((dev_split.flat_ids == 1).float().mean()), 4),
                "longest_sequence": int(max(train_split.lengths.max(), dev_split.lengths.max()))}
     counts = ", ".join(f"{k} {v}" for k, v in list(summary["label_counts"].items())[:8])
-    print(f"data: {summary['train_rows']} train / {summary['dev_rows']} dev rows; labels: {counts or 'scores'}; "
+    print(f"data: {summary['train_rows']} train / {summary['dev_rows']} dev rows; labels: {counts or task.gold}; "
           f"{summary['dev_unknown_token_share']:.1%} of dev tokens unknown to the vocabulary; "
           f"longest sequence {summary['longest_sequence']} tokens")
     return summary
@@ -254,7 +283,7 @@ def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tupl
         task, data = member.task, member.config.data
         view = vocab if len(members) == 1 else Vocab(vocab.tokens, lowercase=data.lowercase,
                                                      tokenizer=train_part.tokenizer)
-        labels = LabelSet.build(task.label_values(train_part.rows))
+        labels = task.label_set(train_part.rows, view, member.config)
 
         def encode(part: Part, task=task, view=view, labels=labels, data=data) -> Split:
             return task.encode(part.rows, view, labels, part.source, data.max_tokens, encoder.chars)

@@ -173,12 +173,14 @@ def train(
     runtime: Runtime | None = None,
     freeze_encoder_epochs: int = 0,
     loggers: list | None = None,
+    minimize: bool = False,
 ) -> TrainerState:
     """Train until `config.epochs` or `config.patience` epochs without a better dev `metric`.
 
     The best weights go to `best.safetensors` (with the run inputs' checksums in its header); the epoch
     log to `log.jsonl` and any `loggers`. A loss, weight or dev metric that is not finite stops the run
-    (DivergedError) before it can be selected. Under DDP every rank trains; rank 0 scores dev, tells the
+    (DivergedError) before it can be selected. With `minimize` a lower metric is better (perplexity);
+    `best_score` then holds its negative. Under DDP every rank trains; rank 0 scores dev, tells the
     others the result, and alone writes files.
     """
     runtime = runtime or Runtime(torch.device("cpu"))
@@ -214,16 +216,17 @@ def train(
         with average.applied() if average else nullcontext():
             dev = runtime.broadcast(score(model) if runtime.main else None)
             check_finite(model, dev, metric, desc)
-            if runtime.main and dev[metric] > state.best_score:
+            selected = -dev[metric] if minimize else dev[metric]
+            if runtime.main and selected > state.best_score:
                 save_weights(model, folder.best, inputs)
         state.epoch += 1
         tokens = batch_tokens(train_data, batches)
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "dev": dev,
                               "train_seconds": round(train_seconds, 3),
                               "train_tokens_per_s": round(tokens / train_seconds, 1)})
-        improved = dev[metric] > state.best_score
+        improved = selected > state.best_score
         if improved:
-            state.best_score, state.best_epoch, state.bad_epochs = dev[metric], state.epoch, 0
+            state.best_score, state.best_epoch, state.bad_epochs = selected, state.epoch, 0
         else:
             state.bad_epochs += 1
         state.finished = state.bad_epochs >= config.patience or state.epoch >= config.epochs

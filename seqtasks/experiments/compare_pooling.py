@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
+from heads.pooling import POOLINGS
 from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import RunConfig, apply_overrides, to_dict
 from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.engine import pipeline
 from seqtasks.engine.provenance import write_record
-from seqtasks.engine.sweep import resumable, split_list
+from seqtasks.engine.sweep import choice_list, int_list, resumable, split_list
 
 
 def train_one(config, task_config: RunConfig, pooling: str, seed: int, out_dir: Path, resume: bool) -> dict:
@@ -37,14 +38,15 @@ def train_one(config, task_config: RunConfig, pooling: str, seed: int, out_dir: 
 
 def run(config, task_configs: dict[str, RunConfig], run_dir: Path, resume: bool = False) -> dict:
     """`task_configs`: each task's own recipe config (the recipe script looks them up by name)."""
+    poolings, seeds = choice_list(config.poolings, "poolings", POOLINGS), int_list(config.seeds, "seeds")
     write_json(run_dir / "config.json", to_dict(config))  # first, so an interrupted run can be resumed
     if config.threads:
         torch.set_num_threads(config.threads)
     rows = []
     for task, task_config in task_configs.items():
-        for pooling in split_list(config.poolings):
+        for pooling in poolings:
             scores, seconds, metric = [], 0.0, ""
-            for seed in (int(s) for s in split_list(config.seeds)):
+            for seed in seeds:
                 result = train_one(config, task_config, pooling, seed, run_dir / task / pooling / f"seed-{seed}",
                                    resume)
                 metric = result["selected_on"].removeprefix("dev ")  # what the task selects its epochs on

@@ -28,9 +28,10 @@ from seqtasks.core.errors import ConfigError
 from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.engine.provenance import write_record
 from seqtasks.engine.run import RunFolder, plot_curve
-from seqtasks.engine.sweep import resumable, split_list
+from seqtasks.engine.sweep import choice_list, int_list, resumable, split_list
 from seqtasks.engine.training import train
 from seqtasks.experiments.synthetic import TASKS, cue_positions
+from seqtasks.model.cells import CELLS
 from seqtasks.tools.diagnostics import DirectionTrace, gradient_flow, trace_gradients
 
 CUE_WINDOW = range(-12, 2)  # steps around the cue at which the gated task's gate profile is read
@@ -126,16 +127,14 @@ def cue_profile(trace: DirectionTrace, cues: torch.Tensor) -> dict:
 
 def run(config, run_dir: Path, resume: bool = False) -> dict:
     rows, flows, profiles = [], {}, {}
+    tasks, specs = choice_list(config.tasks, "tasks", TASKS), [CellSpec.parse(c) for c in split_list(config.cells)]
+    choice_list(",".join(spec.cell for spec in specs), "cells", CELLS)
+    seeds, lengths = int_list(config.seeds, "seeds"), int_list(config.lengths, "lengths", low=2)
     write_json(run_dir / "config.json", asdict(config))  # first, so an interrupted run can be resumed
     if config.threads:
         torch.set_num_threads(config.threads)
-    tasks, specs = split_list(config.tasks), [CellSpec.parse(c) for c in split_list(config.cells)]
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown:
-        raise ConfigError(f"unknown task {unknown[0]!r}; tasks: {', '.join(TASKS)}")
-    seeds = [int(s) for s in split_list(config.seeds)]
     for task in tasks:
-        for length in (int(t) for t in split_list(config.lengths)):
+        for length in lengths:
             for spec in specs:
                 for seed in seeds:
                     out_dir = run_dir / f"{task}-T{length}-{spec.folder}" / f"seed-{seed}"

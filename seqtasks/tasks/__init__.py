@@ -5,6 +5,7 @@ from __future__ import annotations
 from seqtasks.core.errors import ConfigError
 from seqtasks.model.encoder import LSTMEncoder
 from seqtasks.tasks.base import Task
+from seqtasks.tasks.language_model import LanguageModeling
 from seqtasks.tasks.model import SequenceModel
 from seqtasks.tasks.pair_classification import PairClassification
 from seqtasks.tasks.sentence_similarity import SentenceSimilarity
@@ -13,7 +14,8 @@ from seqtasks.tasks.text_regression import TextRegression
 from seqtasks.tasks.token_classification import TokenClassification
 
 TASKS: dict[str, Task] = {task.name: task for task in (
-    TextClassification(), TokenClassification(), SentenceSimilarity(), PairClassification(), TextRegression())}
+    TextClassification(), TokenClassification(), SentenceSimilarity(), PairClassification(), TextRegression(),
+    LanguageModeling())}
 
 # run folders written before the task layer name only a head; "matching" was both pair kinds
 LEGACY_HEADS = {"classification": ("text-classification", "classification"),

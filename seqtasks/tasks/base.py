@@ -36,6 +36,8 @@ class Task:
     gold: str = "label"  # the gold column: "label" (one per row), "tags" (one per token) or "score"
     heads: ClassVar[dict[str, type]] = {}
     default_head: str = ""
+    lower_is_better: bool = False  # of the selection metric (a language model's perplexity)
+    exportable: bool = True  # whether `seqtasks export` can write it as an ONNX graph
 
     # -- configuration ---------------------------------------------------------------------------
     def head_class(self, head: HeadConfig) -> type:
@@ -70,6 +72,10 @@ class Task:
     def label_values(self, rows: Dataset) -> list[str]:
         """Every gold label, for the label set (one per row; tagging overrides)."""
         return list(rows[self.gold])
+
+    def label_set(self, rows: Dataset, vocab: Vocab, config: RunConfig) -> LabelSet:
+        """The labels a head predicts, from the training rows."""
+        return LabelSet.build(self.label_values(rows))
 
     def strata(self, rows: Dataset) -> list | None:
         """What a carved dev split or CV folds are stratified by (None: no classes to balance)."""

@@ -21,7 +21,7 @@ class SentenceSimilarity(ScoredTask):
     def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
         """embedding [2B, D]: every first text's vector, then every second one's."""
         return {"embedding": model.head.embed(encoded), "cosine": output.cosine,
-                "score": model.head.score(output.logits)}
+                "score": model.head.score(output.value)}
 
     def predictions(self, model, split) -> torch.Tensor:
         """[N, 2]: the cosine and the predicted score in [0, 1]."""
@@ -39,7 +39,7 @@ class SentenceSimilarity(ScoredTask):
         return f"score {record['score']:.3f}"
 
     def example_losses(self, model, output, gold):
-        return (output.logits - model.head.target(gold)) ** 2
+        return (output.value - model.head.target(gold)) ** 2
 
     def shown(self, model, output, gold, position, labels):
-        return f"{float(gold[position]):.2f}", f"{float(model.head.score(output.logits[position])):.2f}"
+        return f"{float(gold[position]):.2f}", f"{float(model.head.score(output.value[position])):.2f}"

@@ -18,7 +18,7 @@ class TextRegression(ScoredTask):
     default_head = "regression"
 
     def outputs(self, model, encoded, output) -> dict[str, torch.Tensor]:
-        return {"value": output.logits}
+        return {"value": output.value}
 
     def predictions(self, model, split) -> torch.Tensor:
         return gather_rows(model, self, split, ("value",))["value"]
@@ -33,7 +33,7 @@ class TextRegression(ScoredTask):
         return f"{record['value']:.3f}"
 
     def example_losses(self, model, output, gold):
-        return (output.logits - gold) ** 2
+        return (output.value - gold) ** 2
 
     def shown(self, model, output, gold, position, labels):
-        return f"{float(gold[position]):.3f}", f"{float(output.logits[position]):.3f}"
+        return f"{float(gold[position]):.3f}", f"{float(output.value[position]):.3f}"

@@ -98,6 +98,9 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
     onnx = optional("onnx")
     weights = RunFolder(Path(run_dir)).best
     run = load_run(run_dir, task=task)
+    if not run.task.exportable:
+        raise ConfigError(f"{run.run_dir}: a {run.task.name} run exports nothing; export a run that starts from it "
+                          f"(--set encoder.init={run.run_dir})")
     folder = RunFolder(run.run_dir)
     run_dir = run.run_dir
     if run.config.encoder.cell != "lstm":

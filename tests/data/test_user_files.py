@@ -69,7 +69,7 @@ def test_conll_columns_and_tsv_pairs_read_as_the_builtin_readers(data_dir, tmp_p
 
 @pytest.mark.parametrize("recipe,columns,record_keys", [
     ("text-classification", ["--set=data.text=body", "--set=data.label=team"], {"label", "probabilities"}),
-    ("pair-classification", ["--set=data.text=a,b", "--set=data.label=same"], {"label", "probability", "cosine"}),
+    ("pair-classification", ["--set=data.text=a,b", "--set=data.label=same"], {"label", "probabilities", "cosine"}),
     ("sentence-similarity", ["--set=data.text=a,b", "--set=data.label=score", "--set=data.range=0,5"], {"score"}),
     ("token-classification", ["--set=data.columns=word,upos", "--set=data.label=upos"], {"tags"}),
 ])

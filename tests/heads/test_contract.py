@@ -11,7 +11,7 @@ from heads.pooling import POOLINGS
 from seqtasks.core.config import EncoderConfig, HeadConfig, RunConfig, TrainConfig
 from seqtasks.data.batching import IGNORE, Batch
 from seqtasks.data.chars import WordChars
-from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.data.vocab import Vocab
 from seqtasks.tasks import TASKS, build_model
 
 TOKENS = [["the", "cat", "sat", "down"], ["dogs", "bark"], ["a", "b", "c", "d", "e", "f"], ["it"]]
@@ -36,7 +36,8 @@ def build(task, head, pooling, options):
     rows = {"tokens": TOKENS, "line": [1, 2, 3, 4]}
     if task.pair:
         rows["tokens_b"] = SECOND
-    rows[task.gold] = PAIR_LABELS if task.name == "pair-classification" else GOLD[task.gold]
+    if task.gold in GOLD or task.pair:  # a language model's text is its own gold
+        rows[task.gold] = PAIR_LABELS if task.name == "pair-classification" else GOLD[task.gold]
     rows = Dataset.from_dict(rows)
     head_options = {"pooling": pooling, "attention_heads": 2, "attention_penalty": 0.1} if pooling else {}
     if pooling and pooling != "attention":
@@ -46,7 +47,7 @@ def build(task, head, pooling, options):
                                              char_features=3),
                        head=HeadConfig(name=head, dropout=0.0, **head_options, **options), train=TrainConfig())
     vocab = Vocab.build([t for c in task.text_columns for t in rows[c]])
-    labels = LabelSet.build(task.label_values(rows))
+    labels = task.label_set(rows, vocab, config)
     torch.manual_seed(0)
     model = build_model(config, len(vocab), labels.labels)
     split = task.encode(rows, vocab, labels, "rows", chars=True)
@@ -55,8 +56,13 @@ def build(task, head, pooling, options):
 
 def expected_shape(task, batch, labels):
     rows, width = len(batch.index), batch.token_ids.shape[1]
-    return {"text-classification": (rows, len(labels)), "token-classification": (rows, width, len(labels))}.get(
-        task.name, (rows,))
+    return {"text-classification": (rows, len(labels)), "token-classification": (rows, width, len(labels)),
+            "pair-classification": (rows, len(labels)), "language-model": (rows, 2)}.get(task.name, (rows,))
+
+
+def answer(out):
+    """What a head answers with: class logits, or (regression, similarity) one value per row."""
+    return out.logits if out.logits is not None else out.value
 
 
 @pytest.mark.parametrize("task,head,pooling,options", list(cases()))
@@ -64,8 +70,9 @@ def test_output_shape_finite_and_every_parameter_gets_a_gradient(task, head, poo
     model, batch, labels = build(task, head, pooling, options)
     model.train()
     out = model(batch)
-    assert out.logits.shape == expected_shape(task, batch, labels)
-    assert torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
+    assert (out.logits is None) != (out.value is None)  # one kind of answer, in the field named for it
+    assert answer(out).shape == expected_shape(task, batch, labels)
+    assert torch.isfinite(answer(out)).all() and torch.isfinite(out.loss)
     out.loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, f"no gradient for {missing}"
@@ -84,8 +91,8 @@ def test_extra_padding_changes_nothing(task, head, pooling, options):
     with torch.no_grad():
         plain, wide = model(batch), model(padded)
     width = batch.token_ids.shape[1]
-    logits = wide.logits[:, :width] if wide.logits.dim() == 3 else wide.logits
-    torch.testing.assert_close(logits, plain.logits)
+    logits = answer(wide)[:, :width] if answer(wide).dim() == 3 else answer(wide)
+    torch.testing.assert_close(logits, answer(plain))
     torch.testing.assert_close(wide.loss, plain.loss)
     if plain.attention is not None:
         torch.testing.assert_close(wide.attention[..., :width], plain.attention)

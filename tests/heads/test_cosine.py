@@ -28,7 +28,7 @@ def test_pair_cosine_equals_encoding_each_sentence_alone(pooling):
     pairs = get_task("sentence-similarity").encode(rows, vocab, LabelSet([]), "pairs")
     batch = pairs.batch(torch.tensor([2, 0, 1]))
     assert batch.token_ids.shape[0] == 6 and batch.labels.tolist() == pytest.approx([0.1, 0.9, 0.4])
-    cosine = model(batch).logits
+    cosine = model(batch).value
     for position, row in enumerate([2, 0, 1]):
         texts = [" ".join(PAIRS["tokens"][row]), " ".join(PAIRS["tokens_b"][row])]
         a, b = model.head.embed(model.encoder.encode(texts))

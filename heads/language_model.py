@@ -1,0 +1,69 @@
+"""The encoder's own language model (ELMo's biLM): the forward direction's h_t predicts token t+1, the
+backward direction's h_t predicts token t-1, so the weights it trains are exactly the encoder a
+classifier or tagger later starts from (encoder.init).
+
+The forward half of h_t has read tokens 1..t and the backward half tokens t..T, so neither sees the
+token it predicts. That holds for one bidirectional nn.LSTM layer; from the second layer on, nn.LSTM
+feeds both directions' outputs into each direction, so the task refuses more than one layer.
+
+Output words are the run's most frequent training words (the first `labels` ids of the vocabulary,
+which is ordered by frequency); rarer ones are predicted as <unk>. One adaptive softmax (Grave et al.
+2017, torch's AdaptiveLogSoftmaxWithLoss) serves both directions: the frequent words get a full-width
+output, rarer clusters narrower ones, so a 30k-word output costs a fraction of a full softmax.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from heads.output import HeadOutput
+from seqtasks.core.config import HeadConfig
+from seqtasks.data.batching import Batch
+from seqtasks.model.encoder import EncoderOutput
+
+CUTOFFS = (2000, 10000)  # the adaptive softmax's clusters: the 2k most frequent words, the next 8k, the rest
+
+
+def cutoffs_for(classes: int) -> list[int]:
+    return [c for c in CUTOFFS if c < classes - 1] or [max(1, classes // 2)]
+
+
+class LanguageModelHead(nn.Module):
+    OPTIONS = ("dropout",)
+
+    def __init__(self, input_size: int, labels: list[str], config: HeadConfig, directions: int = 2) -> None:
+        super().__init__()
+        self.directions, self.hidden, self.classes = directions, input_size // directions, len(labels)
+        self.dropout = nn.Dropout(config.dropout)
+        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(self.hidden, self.classes, cutoffs_for(self.classes),
+                                                     div_value=4.0)
+
+    def targets(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Vocabulary ids -> output classes: the frequent words keep their id, the rest are <unk> (1)."""
+        return torch.where(token_ids < self.classes, token_ids, torch.ones_like(token_ids))
+
+    def predicted(self, encoded: EncoderOutput, batch: Batch) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per direction: (the states that predict [N, H], their target classes [N], their rows [N]) over
+        every position that has a neighbour to predict."""
+        states, mask = encoded.states, encoded.mask
+        targets = self.targets(batch.token_ids)
+        rows = torch.arange(len(states), device=states.device)[:, None].expand_as(batch.token_ids)
+        both = mask[:, 1:] & mask[:, :-1]
+        sides = [(states[:, :-1, : self.hidden][both], targets[:, 1:][both], rows[:, 1:][both])]
+        if self.directions == 2:
+            sides.append((states[:, 1:, self.hidden :][both], targets[:, :-1][both], rows[:, 1:][both]))
+        return sides
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
+        """value [B, directions]: each row's summed log-probability of the tokens it predicts; the loss is
+        the mean negative log-likelihood over both directions' predicted tokens."""
+        sums, losses = [], []
+        for states, targets, rows in self.predicted(encoded, batch):
+            if len(targets) == 0:
+                sums.append(states.new_zeros(len(batch.token_ids)))
+                losses.append(states.sum() * 0)
+                continue
+            out = self.softmax(self.dropout(states), targets)
+            sums.append(torch.zeros(len(batch.token_ids), device=states.device).index_add(0, rows, out.output.float()))
+            losses.append(out.loss)
+        return HeadOutput(value=torch.stack(sums, dim=-1), loss=torch.stack(losses).mean())

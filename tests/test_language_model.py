@@ -1,0 +1,158 @@
+"""The language-model task: the encoder's own biLM objective, with no path from a predicted token to
+its prediction, perplexities checked against the full softmax, exact resume, and a classifier that
+starts from the pretrained encoder."""
+import gzip
+import io
+import json
+import math
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+
+from recipes import multi_task
+from seqtasks.cli import main
+from seqtasks.core.config import DataConfig, EncoderConfig, HeadConfig, RunConfig
+from seqtasks.core.errors import ConfigError
+from seqtasks.data.vocab import Vocab
+from seqtasks.engine.run import load_run
+from seqtasks.tasks import build_model, get_task
+
+LM = get_task("language-model")
+SMALL = ["--set", "encoder.vectors=", "--set", "encoder.hidden_size=16", "--set", "encoder.embedding_dim=8",
+         "--set", "train.epochs=2", "--set", "train.threads=1"]
+
+
+def corpus(path, data_dir, rows=400, gz=False):
+    lines = [line.split(" ", 1)[1] for line in (data_dir / "sst2" / "stsa.binary.dev").read_text(
+        encoding="utf-8", errors="replace").splitlines()[:rows]]
+    text = "\n".join(lines) + "\n\n"  # a blank line, as corpora have
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    return lines
+
+
+def tiny_model(chars=False):
+    vocab = Vocab(["<pad>", "<unk>", *[f"w{i}" for i in range(30)]])
+    config = RunConfig(task="language-model", encoder=EncoderConfig(embedding_dim=6, hidden_size=5, dropout=0.0,
+                                                                    vectors="", chars=chars, char_features=4),
+                       head=HeadConfig(name="language-model", dropout=0.0))
+    torch.manual_seed(0)
+    return build_model(config, len(vocab), vocab.tokens[:20]).eval(), vocab
+
+
+@pytest.mark.parametrize("chars", [False, True])
+def test_no_token_reaches_its_own_prediction(chars):
+    """Changing token t+1 leaves the forward distribution at t unchanged, and changing token t-1 the
+    backward distribution at t; changing token t itself moves both (so the check can fail)."""
+    model, vocab = tiny_model(chars)
+    rows = Dataset.from_dict({"tokens": [["w1", "w2", "w3", "w4", "w5", "w6"]], "line": [1]})
+
+    def distributions(tokens):
+        split = LM.encode(rows.map(lambda _: {"tokens": tokens}), vocab, None, "rows", chars=chars)
+        batch = split.batch(torch.arange(1))
+        states = model.encode(batch).states[0]  # [T, 2H]
+        hidden = model.head.hidden
+        return (model.head.softmax.log_prob(states[:, :hidden]), model.head.softmax.log_prob(states[:, hidden:]))
+
+    t = 2
+    forward, backward = distributions(["w1", "w2", "w3", "w4", "w5", "w6"])
+    changed_next = distributions(["w1", "w2", "w3", "w9", "w5", "w6"])  # token t+1
+    changed_previous = distributions(["w1", "w9", "w3", "w4", "w5", "w6"])  # token t-1
+    changed_self = distributions(["w1", "w2", "w9", "w4", "w5", "w6"])  # token t
+    torch.testing.assert_close(changed_next[0][t], forward[t])
+    torch.testing.assert_close(changed_previous[1][t], backward[t])
+    assert not torch.allclose(changed_self[0][t], forward[t]) and not torch.allclose(changed_self[1][t], backward[t])
+
+
+def test_row_log_likelihood_equals_the_full_softmax_by_hand():
+    model, vocab = tiny_model()
+    rows = Dataset.from_dict({"tokens": [["w1", "w25", "w3"], ["w4", "w5"], ["w7"]], "line": [1, 2, 3]})
+    split = LM.encode(rows, vocab, None, "rows")
+    batch = split.batch(torch.arange(3))
+    with torch.no_grad():
+        out = model(batch)
+        states = model.encode(batch).states
+    hidden = model.head.hidden
+    for row, tokens in enumerate(rows["tokens"]):
+        ids = [min(i, 19) if i < 20 else 1 for i in vocab.encode(tokens)]  # w25 is past the 20 output words
+        forward = sum(float(model.head.softmax.log_prob(states[row, t, :hidden][None])[0, ids[t + 1]])
+                      for t in range(len(ids) - 1))
+        backward = sum(float(model.head.softmax.log_prob(states[row, t, hidden:][None])[0, ids[t - 1]])
+                       for t in range(1, len(ids)))
+        assert out.value[row].tolist() == pytest.approx([forward, backward], abs=1e-5)
+
+
+def test_trains_on_a_gzipped_text_file_and_predicts_each_lines_perplexity(data_dir, tmp_path, capsys, monkeypatch):
+    lines = corpus(tmp_path / "corpus.txt.gz", data_dir, gz=True)
+    run = tmp_path / "lm"
+    assert main(["train", "language-model", "--out", str(run), "--set", f"data.train={tmp_path / 'corpus.txt.gz'}",
+                 *SMALL]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["selected_on"] == "dev perplexity" and metrics["data_summary"]["train_rows"] == 360
+    history = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    best = min(history, key=lambda row: row["dev"]["perplexity"])
+    assert metrics["best_epoch"] == best["epoch"] and metrics["dev"] == pytest.approx(best["dev"])
+    assert 1 < metrics["dev"]["perplexity_forward"] < len(json.loads((run / "labels.json").read_text())["labels"])
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(f"{lines[0]}\nword\n".encode())))
+    assert main(["predict", str(run)]) == 0
+    first, single = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    loaded = load_run(run)
+    split = LM.encode(Dataset.from_dict({"tokens": [lines[0].split()], "line": [1]}), loaded.vocab, None, "x")
+    total = LM.predictions(loaded.model, split)[0]
+    predicted = len(lines[0].split()) - 1
+    assert first["perplexity"] == pytest.approx(math.exp(-float(total.sum()) / (2 * predicted)), rel=1e-3)
+    assert single == {"text": "word", "tokens": 1, "perplexity": None}
+
+
+def test_a_language_model_resumes_exactly(data_dir, tmp_path, resumes_exactly):
+    path = tmp_path / "corpus.txt"
+    corpus(path, data_dir, rows=200)
+
+    def train(out, resume):
+        args = ["train", "--resume", "--out", str(out)] if resume else [
+            "train", "language-model", "--out", str(out), "--set", f"data.train={path}", *SMALL]
+        assert main(args) == 0
+
+    resumes_exactly(train)
+
+
+def test_a_classifier_starts_from_the_pretrained_encoder(data_dir, tmp_path):
+    corpus(tmp_path / "corpus.txt", data_dir)
+    assert main(["train", "language-model", "--out", str(tmp_path / "lm"), "--set",
+                 f"data.train={tmp_path / 'corpus.txt'}", "--set", "encoder.vectors_vocab=0", "--set", "encoder.hidden_size=16",
+                 "--set", "train.epochs=1", "--set", "train.threads=1"]) == 0
+    assert main(["train", "sst2", "--out", str(tmp_path / "clf"), "--set", f"encoder.init={tmp_path / 'lm'}",
+                 "--set", "encoder.freeze_epochs=1", "--set", "train.epochs=1", "--set", "train.max_steps=3",
+                 "--set", "encoder.vectors_vocab=0"]) == 0
+    lm, clf = (load_file(tmp_path / name / "best.safetensors") for name in ("lm", "clf"))
+    recurrent = [k for k in lm if k.startswith("encoder.rnn.")]
+    assert recurrent and all(torch.equal(lm[k], clf[k]) for k in recurrent)  # frozen for its one epoch
+    rows = lm["encoder.embedding.weight"].shape[0]
+    assert torch.equal(lm["encoder.embedding.weight"], clf["encoder.embedding.weight"][:rows])
+    assert json.loads((tmp_path / "clf" / "metrics.json").read_text())["encoder_init"]["known_words"] == rows
+
+
+def test_a_built_in_datasets_text_is_read_without_labels_and_long_texts_are_cut(data_dir, tmp_path):
+    from seqtasks.engine.prepare import read_rows
+
+    config = RunConfig(task="language-model", data=DataConfig(dataset="sick", max_tokens=4))
+    rows, tokenizer = read_rows(config, data_dir / "sick" / "SICK_trial.txt")
+    assert rows.column_names == ["tokens", "line"] and tokenizer == "words"
+    assert max(len(t) for t in rows["tokens"]) == 4 and len(rows) > 1000  # 500 pairs, both sides, in chunks
+
+
+def test_what_a_language_model_cannot_do_is_one_line(data_dir, tmp_path, capsys):
+    corpus(tmp_path / "corpus.txt", data_dir, rows=60)
+    args = ["train", "language-model", "--out", str(tmp_path / "lm"), "--set", f"data.train={tmp_path / 'corpus.txt'}",
+            *SMALL]
+    assert main([*args, "--set", "encoder.num_layers=2"]) == 2
+    assert "needs one layer" in capsys.readouterr().err
+    assert main(args) == 0
+    assert main(["export", str(tmp_path / "lm")]) == 2
+    assert "exports nothing" in capsys.readouterr().err
+    (tmp_path / "lm.toml").write_text(f'recipe = "language-model"\n[data]\ntrain = "{tmp_path / "corpus.txt"}"\n')
+    with pytest.raises(ConfigError, match="pretrains the encoder on its own"):
+        multi_task.main(multi_task.Config(tasks=f"sst2,{tmp_path / 'lm.toml'}"), tmp_path / "mt")
+    assert not (tmp_path / "mt").exists()
