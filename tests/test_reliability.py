@@ -208,9 +208,11 @@ def test_damaged_inputs_and_bad_arguments_are_one_line(tmp_path, capsys):
     (tmp_path / "run" / "trainer_state.json").write_text("{not json")
     assert main(["train", "--resume", "--out", run]) == 2
     assert "trainer_state.json: not valid JSON" in error_line(capsys)
+    vocab = (tmp_path / "run" / "vocab.json").read_bytes()
     (tmp_path / "run" / "vocab.json").write_text("[1, 2]")
     assert main(["evaluate", run, "--data", str(table)]) == 2
     assert "vocab.json" in error_line(capsys)
+    (tmp_path / "run" / "vocab.json").write_bytes(vocab)
     (tmp_path / "run" / "config.json").write_text('"a string"')
     assert main(["evaluate", run, "--data", str(table)]) == 2
     assert "config.json: " in error_line(capsys)  # refused by its checksum, before it is parsed

@@ -21,6 +21,7 @@ from datasets import Dataset, concatenate_datasets
 from seqtasks.core.config import EncoderConfig, RunConfig, TrainConfig, check_values
 from seqtasks.core.errors import CheckpointError, ConfigError, DataFormatError
 from seqtasks.data.arrow_tokens import count_tokens, token_lists
+from seqtasks.data.corpus import build_corpus
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
 from seqtasks.data.splits import carve_dev
@@ -139,7 +140,10 @@ def chunked(rows: Dataset, max_tokens: int) -> Dataset:
 
 
 def read_split(config: RunConfig, split: str) -> Part:
-    """A built-in dataset's split by name, or (data.dataset "") the user's file, folder or Hub id."""
+    """A built-in dataset's split by name, or (data.dataset "") the user's file, folder or Hub id; a
+    language model's data.corpus instead of either."""
+    if config.data.corpus:
+        return read_corpus(config)
     if config.data.dataset:
         resolved = resolve_split(config.data.dataset, split)
         path, sha256, origin = resolved.path, resolved.sha256, resolved.origin
@@ -153,6 +157,19 @@ def read_split(config: RunConfig, split: str) -> Part:
     rows, tokenizer = read_rows(config, path)
     record = {"split": split, "path": str(path), "sha256": sha256, "origin": origin, "examples": len(rows)}
     return Part(rows, str(path), record, tokenizer)
+
+
+def read_corpus(config: RunConfig) -> Part:
+    if config.task != "language-model" or config.data.dataset or config.data.train or config.data.dev:
+        raise ConfigError(f"data.corpus={config.data.corpus!r} is a language model's whole training text: use it with "
+                          f"the language-model task and without data.dataset, data.train or data.dev")
+    corpus = build_corpus(config.data.corpus)
+    print(f"corpus {config.data.corpus}: {corpus.record['lines']} lines from "
+          f"{', '.join(f'{k} {v}' for k, v in corpus.record['datasets'].items())}; "
+          f"{corpus.record['removed_as_dev_text']} lines equal to a dev split's removed")
+    rows = chunked(corpus.rows, config.data.max_tokens)
+    return Part(rows, f"corpus {config.data.corpus}", {**corpus.record, "examples": len(rows), "sha256": ""},
+                "words")
 
 
 def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Part]:
