@@ -22,6 +22,7 @@ from seqtasks.experiments.bench import run_bench, table
 from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.experiments.ddp_bench import ddp_table, run_ddp_bench
 from seqtasks.experiments.deploy_bench import deploy_table, run_deploy_bench
+from seqtasks.experiments.lm_bench import lm_table, run_lm_bench
 from seqtasks.tools.deploy import export_run, load_deployed
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
@@ -186,6 +187,13 @@ def cmd_bench(args) -> None:
         if args.json:
             write_json(args.json, result)
         return
+    if args.lm:
+        result = run_lm_bench(load_recipe("language-model").Config(), args.set, *((8, 2) if args.quick else (40, 5)),
+                              log=log)
+        print(lm_table(result))
+        if args.json:
+            write_json(args.json, result)
+        return
     if args.onnx:
         result = run_deploy_bench(args.onnx, log)
         print(deploy_table(result))
@@ -287,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--onnx", nargs="+", metavar="RUN",
                        help="instead: predict speed, file size and dev metric of trained runs under torch, "
                             "onnxruntime fp32 and int8, at batch 1 and 256 (exports them first if needed)")
+    bench.add_argument("--lm", action="store_true",
+                       help="instead: language-model training tokens/s against a hand-written biLM loop with the same "
+                            "adaptive softmax, and the softmax's share of a step")
     bench.add_argument("--rows", type=int, default=1_000_000, help="rows of the --data CSV")
     bench.add_argument("--data-dir", default="runs/bench-data", help="where the --data CSV is written (kept)")
     return parser

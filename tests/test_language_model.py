@@ -156,3 +156,49 @@ def test_what_a_language_model_cannot_do_is_one_line(data_dir, tmp_path, capsys)
     with pytest.raises(ConfigError, match="pretrains the encoder on its own"):
         multi_task.main(multi_task.Config(tasks=f"sst2,{tmp_path / 'lm.toml'}"), tmp_path / "mt")
     assert not (tmp_path / "mt").exists()
+
+
+def test_a_targets_corpus_leaves_its_family_and_every_dev_line_out(data_dir):
+    from seqtasks.data.corpus import DEV_SPLITS, build_corpus, members, normalised, texts
+    from seqtasks.data.resolve import all_sources
+
+    assert {"sst5", "mr", "subj"}.isdisjoint(members("for:sst2")) and "sst2" in members("for:sst2")
+    assert "trec" not in members("for:trec")  # its dev split is carved from its training split
+    assert "stsb" not in members("for:mrpc") and "mrpc" not in members("for:stsb")
+    assert {"mr", "subj", "cr", "mpqa"}.isdisjoint(members("all"))  # cross-validated: every row is a test row
+    corpus = build_corpus("for:sst2")
+    assert sum(corpus.record["datasets"].values()) == len(corpus.rows) == corpus.record["lines"]
+    lines = {normalised(tokens) for tokens in corpus.rows["tokens"]}
+    for name, source in all_sources().items():
+        for split in DEV_SPLITS:
+            if split in source.splits:
+                assert lines.isdisjoint(normalised(tokens) for tokens, _ in texts(name, split)), (name, split)
+    with pytest.raises(ConfigError, match="expected all or for:DATASET"):
+        members("for:nope")
+
+
+def test_the_lm_bench_compares_against_a_hand_written_loop(data_dir, tmp_path, capsys):
+    out = tmp_path / "lm.json"
+    assert main(["bench", "--lm", "--quick", "--json", str(out), "--set", "encoder.hidden_size=16",
+                 "--set", "data.output_words=500"]) == 0
+    result = json.loads(out.read_text())
+    assert result["output_words"] == 500 and 0 < result["softmax_share_of_step"] < 1
+    assert "hand-written loop" in capsys.readouterr().out
+
+
+def test_the_hand_written_lm_computes_the_toolkits_loss():
+    """The bench compares like with like: with the toolkit's weights, the hand-written biLM gives its loss."""
+    from seqtasks.experiments.lm_bench import RawLM
+
+    model, vocab = tiny_model()
+    raw = RawLM(len(vocab), 6, 5, 20, 0.0).eval()
+    names = [name for name, _ in model.named_parameters()]
+    assert len(names) == len(list(raw.parameters()))
+    with torch.no_grad():
+        for mine, theirs in zip(raw.parameters(), model.parameters()):
+            mine.copy_(theirs)
+    rows = Dataset.from_dict({"tokens": [["w1", "w25", "w3", "w4"], ["w4", "w5"], ["w7", "w8", "w2"]],
+                              "line": [1, 2, 3]})
+    batch = LM.encode(rows, vocab, None, "rows").batch(torch.arange(3))
+    with torch.no_grad():
+        torch.testing.assert_close(raw(batch.token_ids, batch.lengths), model(batch).loss)

@@ -168,7 +168,7 @@ def read_corpus(config: RunConfig) -> Part:
           f"{', '.join(f'{k} {v}' for k, v in corpus.record['datasets'].items())}; "
           f"{corpus.record['removed_as_dev_text']} lines equal to a dev split's removed")
     rows = chunked(corpus.rows, config.data.max_tokens)
-    return Part(rows, f"corpus {config.data.corpus}", {**corpus.record, "examples": len(rows), "sha256": ""},
+    return Part(rows, f"corpus {config.data.corpus}", {"split": "corpus", **corpus.record, "examples": len(rows), "sha256": ""},
                 "words")
 
 
