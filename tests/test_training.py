@@ -48,3 +48,21 @@ def test_learning_rate_decays_per_epoch(data_dir, tmp_path, monkeypatch):
     pipeline.run(apply_overrides(Config(), [*SMALL, "train.lr=0.01"]), tmp_path / "run")
     assert rates == pytest.approx([0.01, 0.01 / 1.5, 0.01 / 2.0])
 
+
+
+def test_train_rows_draws_the_same_stratified_subset_for_a_seed(data_dir):
+    from collections import Counter
+
+    from recipes.sst2 import Config
+    from seqtasks.core.config import apply_overrides
+    from seqtasks.engine.prepare import read_parts
+
+    config = apply_overrides(Config(), ["data.train_rows=300"])
+    (train, dev), (again, _) = read_parts(config), read_parts(config)
+    assert len(train.rows) == 300 and len(dev.rows) == 872 and train.rows["line"] == again.rows["line"]
+    full = read_parts(Config())[0].rows
+    share = Counter(full["label"])["1"] / len(full)
+    assert abs(Counter(train.rows["label"])["1"] / 300 - share) < 0.01  # stratified: the labels' shares kept
+    assert set(train.rows["line"]) <= set(full["line"])
+    other = read_parts(apply_overrides(Config(), ["data.train_rows=300", "train.seed=14"]))[0]
+    assert other.rows["line"] != train.rows["line"]

@@ -14,6 +14,15 @@ def carve_dev(dataset: Dataset, fraction: float, seed: int, strata: list | None)
     return dataset.select(np.sort(train_rows)), dataset.select(np.sort(dev_rows))
 
 
+def subset(dataset: Dataset, rows: int, seed: int, strata: list | None) -> Dataset:
+    """A seeded subset of `rows` rows (stratified by `strata` when given), in file order: the same rows
+    for every run of a seed, so a learning curve compares like with like."""
+    if rows >= len(dataset):
+        return dataset
+    kept, _ = train_test_split(np.arange(len(dataset)), train_size=rows, random_state=seed, stratify=strata)
+    return dataset.select(np.sort(kept))
+
+
 def kfold(dataset: Dataset, folds: int, seed: int, strata: list | None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train rows, held-out rows) for each of `folds` folds, stratified by `strata` when given."""
     if strata is None:

@@ -24,7 +24,7 @@ from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.corpus import build_corpus
 from seqtasks.data.readers import read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
-from seqtasks.data.splits import carve_dev
+from seqtasks.data.splits import carve_dev, subset
 from seqtasks.data.tagging import convert_scheme
 from seqtasks.data.user_files import Gold, parse_range, read_user_file
 from seqtasks.data.vectors import init_embedding, load_vectors
@@ -186,11 +186,26 @@ def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Par
 
 
 def read_parts(config: RunConfig) -> tuple[Part, Part]:
-    """(train, dev) of a config: its dev file, or a seeded dev split carved from train."""
+    """(train, dev) of a config: its dev file, or a seeded dev split carved from train; with
+    data.train_rows, train is a seeded subset of that many rows (dev stays whole)."""
     train_part = read_split(config, config.data.train)
     if config.data.dev:
-        return train_part, read_split(config, config.data.dev)
-    return carve(train_part, config.data.dev_fraction, config.train.seed, get_task(config.task))
+        dev_part = read_split(config, config.data.dev)
+    else:
+        train_part, dev_part = carve(train_part, config.data.dev_fraction, config.train.seed, get_task(config.task))
+    return fewer_rows(train_part, config), dev_part
+
+
+def fewer_rows(part: Part, config: RunConfig) -> Part:
+    rows = config.data.train_rows
+    if not rows or rows >= len(part.rows):
+        return part
+    try:
+        kept = subset(part.rows, rows, config.train.seed, get_task(config.task).strata(part.rows))
+    except ValueError as error:  # scikit-learn: fewer rows than classes
+        raise DataFormatError(part.source, 1, f"data.train_rows={rows}: cannot draw a stratified subset "
+                                              f"({error})") from error
+    return Part(kept, part.source, {**part.record, "examples": len(kept), "train_rows": rows}, part.tokenizer)
 
 
 def build_vocab(members: list[Member], parts: list[Part], encoder: EncoderConfig) -> Vocab:
