@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datasets import Dataset
 
 from seqtasks.core.errors import ConfigError
-from seqtasks.data.readers import read_file
+from seqtasks.data.readers import is_pair_reader, read_file
 from seqtasks.data.resolve import all_sources, resolve_split
 
 FAMILIES = [{"sst2", "sst5", "mr", "subj"}, {"mrpc", "stsb"}, {"sick"}]
@@ -54,9 +54,10 @@ def normalised(tokens: list[str]) -> str:
 
 def texts(name: str, split: str) -> list[tuple[list[str], int]]:
     """(tokens, line) of every text of a split, both sides of a pair."""
-    rows = read_file(all_sources()[name].reader, resolve_split(name, split).path)
+    reader = all_sources()[name].reader
+    rows = read_file(reader, resolve_split(name, split).path)
     out = list(zip(rows["tokens"], rows["line"]))
-    if "tokens_b" in rows.column_names:
+    if is_pair_reader(reader):
         out += list(zip(rows["tokens_b"], rows["line"]))
     return out
 

@@ -42,6 +42,11 @@ def read_labeled_lines(path: Path | str) -> Dataset:
     return Dataset.from_dict({"tokens": tokens, "label": labels, "line": lines})
 
 
+def is_pair_reader(reader: str) -> bool:
+    """Whether a built-in reader's rows hold two texts (`tokens` and `tokens_b`)."""
+    return reader in PAIR_READERS
+
+
 def read_file(reader: str, path: Path | str, tag_column: str = "upos") -> Dataset:
     """`tag_column` picks UPOS or XPOS from CoNLL-U; other formats have one label column."""
     if tag_column not in {"upos", "xpos"}:

@@ -22,7 +22,7 @@ from seqtasks.core.config import EncoderConfig, RunConfig, TrainConfig, check_va
 from seqtasks.core.errors import CheckpointError, ConfigError, DataFormatError
 from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.corpus import build_corpus
-from seqtasks.data.readers import read_file
+from seqtasks.data.readers import is_pair_reader, read_file
 from seqtasks.data.resolve import dataset_source, file_sha256, resolve_split
 from seqtasks.data.splits import carve_dev, subset
 from seqtasks.data.tagging import convert_scheme
@@ -105,10 +105,11 @@ def read_rows(config: RunConfig, path: Path | str) -> tuple[Dataset, str]:
     file with the columns data.text/data.label name; tags converted to the run's scheme."""
     data, task = config.data, get_task(config.task)
     if data.dataset:
-        rows = read_file(dataset_source(data.dataset).reader, path, tag_column=data.tag_column)
-        tokenizer = "words" if task.pair or (task.gold == "text" and "tokens_b" in rows.column_names) else "whitespace"
+        reader = dataset_source(data.dataset).reader
+        rows = read_file(reader, path, tag_column=data.tag_column)
+        tokenizer = "words" if task.pair or is_pair_reader(reader) else "whitespace"
         if task.gold == "text":
-            rows = texts_only(rows)
+            rows = texts_only(rows, is_pair_reader(reader))
     else:
         rows, tokenizer = read_user_file(str(path), data, task.pair, Gold(task.gold, parse_range(data.range)))
     if task.gold == "text":
@@ -116,10 +117,10 @@ def read_rows(config: RunConfig, path: Path | str) -> tuple[Dataset, str]:
     return convert_scheme(rows, data.tag_scheme), tokenizer
 
 
-def texts_only(rows: Dataset) -> Dataset:
+def texts_only(rows: Dataset, pair: bool) -> Dataset:
     """A labelled dataset's text for a language model: its labels dropped, a pair's two texts as two rows."""
     texts = rows.select_columns(["tokens", "line"])
-    if "tokens_b" not in rows.column_names:
+    if not pair:
         return texts
     second = rows.select_columns(["tokens_b", "line"]).rename_column("tokens_b", "tokens")
     return concatenate_datasets([texts, second])

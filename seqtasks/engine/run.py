@@ -126,18 +126,24 @@ def check_inputs(folder: RunFolder, weights: Path) -> None:
 
 
 @dataclass
-class LoadedRun:
-    """A trained run ready to predict: its config, vocabulary, labels and the torch model."""
+class RunInputs:
+    """What predicting with a run needs besides its model: where it is, its config, vocabulary, labels."""
 
     run_dir: Path
     config: RunConfig
     vocab: Vocab
     labels: LabelSet
-    model: SequenceModel
 
     @property
     def task(self) -> Task:
         return get_task(self.config.task)
+
+
+@dataclass
+class LoadedRun(RunInputs):
+    """A trained run ready to predict, with its torch model."""
+
+    model: SequenceModel
 
 
 def load_run_config(folder: RunFolder, labels: LabelSet) -> RunConfig:
@@ -157,21 +163,21 @@ def load_inputs(folder: RunFolder) -> tuple[RunConfig, Vocab, LabelSet]:
 
 
 def load_vocab(folder: RunFolder) -> Vocab:
-    try:
-        return Vocab.load(folder.vocab)
-    except FileNotFoundError:
-        raise CheckpointError(f"{folder.vocab}: missing; the run folder is incomplete") from None
-    except (ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"{folder.vocab}: not a seqtasks vocabulary ({error})") from None
+    return load_input(folder.vocab, Vocab.load, "a seqtasks vocabulary")
 
 
 def load_labels(folder: RunFolder) -> LabelSet:
+    return load_input(folder.labels, LabelSet.load, "a seqtasks label set")
+
+
+def load_input(path: Path, load, what: str):
+    """load(path), or one line that names the file: missing, or not `what`."""
     try:
-        return LabelSet.load(folder.labels)
+        return load(path)
     except FileNotFoundError:
-        raise CheckpointError(f"{folder.labels}: missing; the run folder is incomplete") from None
+        raise CheckpointError(f"{path}: missing; the run folder is incomplete") from None
     except (ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"{folder.labels}: not a seqtasks label set ({error})") from None
+        raise CheckpointError(f"{path}: not {what} ({error})") from None
 
 
 def load_run(run_dir: str | Path, map_location: str = "cpu", task: str = "") -> LoadedRun:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from seqtasks.core.checkpoint import write_json
 from seqtasks.core.config import RunConfig, apply_overrides, from_dict, to_dict
 from seqtasks.engine.distributed import runtime
 from seqtasks.engine.prepare import Member, prepare_data
@@ -60,7 +61,7 @@ def run_ddp_bench(config: RunConfig, overrides: list[str], processes: int, steps
     with tempfile.TemporaryDirectory() as folder:
         spec, out = Path(folder) / "config.json", Path(folder) / "result.json"
         shared = apply_overrides(config, [f"train.threads={max(1, threads // processes)}"])
-        spec.write_text(json.dumps(to_dict(shared)))
+        write_json(spec, to_dict(shared))
         subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
                         "-m", "seqtasks.experiments.ddp_bench", str(spec), str(out), str(steps)], check=True,
                        stdout=subprocess.DEVNULL)
@@ -81,4 +82,4 @@ if __name__ == "__main__":  # a rank under torchrun: CONFIG_JSON OUT_JSON STEPS
     spec, out, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     result = measure(from_dict(RunConfig, json.loads(Path(spec).read_text())), steps)
     if dist.get_rank() == 0:
-        out.write_text(json.dumps(result))
+        write_json(out, result)

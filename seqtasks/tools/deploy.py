@@ -33,14 +33,12 @@ from torch import nn
 from heads.crf import CRF
 from heads.tagging import decode_tags
 from seqtasks.core.checkpoint import atomic_write, write_json
-from seqtasks.core.config import RunConfig
 from seqtasks.core.errors import CheckpointError, ConfigError, SeqtasksError
 from seqtasks.data.batching import Batch
 from seqtasks.data.chars import MAX_BYTES, WordChars
 from seqtasks.data.resolve import file_sha256
-from seqtasks.data.vocab import LabelSet, Vocab
 from seqtasks.engine.provenance import library_versions
-from seqtasks.engine.run import LoadedRun, RunFolder, load_inputs, load_run
+from seqtasks.engine.run import LoadedRun, RunFolder, RunInputs, load_inputs, load_run
 from seqtasks.tasks import Task, get_task
 
 MANIFEST = "export.json"
@@ -260,19 +258,11 @@ def load_deployed(run_dir: str | Path, int8: bool = False, threads: int = 0, tas
 
 
 @dataclass
-class DeployedRun:
-    """A run's exported graph under onnxruntime, with what predict needs: it answers like a LoadedRun
-    (config, vocab, labels, task, model.outputs), but its model is a graph, not an nn.Module."""
+class DeployedRun(RunInputs):
+    """A run's exported graph under onnxruntime: it answers like a LoadedRun (model.outputs), but its
+    model is a graph, not an nn.Module."""
 
-    run_dir: Path
-    config: RunConfig
-    vocab: Vocab
-    labels: LabelSet
     model: DeployedModel
-
-    @property
-    def task(self) -> Task:
-        return get_task(self.config.task)
 
 
 def read_manifest(path: Path) -> dict:
