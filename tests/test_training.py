@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 import seqtasks.engine.training
 from recipes.sst2 import Config
@@ -11,7 +12,8 @@ SMALL = ["encoder.vectors=", "encoder.embedding_dim=16", "encoder.hidden_size=8"
          "train.max_steps=4", "train.patience=5", "train.lr_decay=0.5"]
 
 
-@pytest.mark.parametrize("extra", [["train.average=0"], ["train.average=0.9"]], ids=["raw", "averaged"])
+@pytest.mark.parametrize("extra", [["train.average=0"], ["train.average=0.9"],
+                                   ["train.warmup=0.3", "train.encoder_lr=0.1"]], ids=["raw", "averaged", "ulmfit"])
 def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(data_dir, resumes_exactly, extra):
     resumes_exactly(lambda out, resume: pipeline.run(apply_overrides(Config(), SMALL + extra), out, resume=resume))
 
@@ -66,3 +68,35 @@ def test_train_rows_draws_the_same_stratified_subset_for_a_seed(data_dir):
     assert set(train.rows["line"]) <= set(full["line"])
     other = read_parts(apply_overrides(Config(), ["data.train_rows=300", "train.seed=14"]))[0]
     assert other.rows["line"] != train.rows["line"]
+
+
+def test_slanted_triangular_rates_rise_then_fall_to_a_32nd(data_dir, tmp_path, monkeypatch):
+    """train.warmup: Howard & Ruder's slanted triangle, step by step (3 epochs x 4 steps, cut at 3),
+    and train.encoder_lr: the encoder's group at that share of every rate."""
+    real_step, seen = torch.optim.AdamW.step, []
+
+    def record(optimizer, *args, **kwargs):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        return real_step(optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    pipeline.run(apply_overrides(Config(), [*SMALL, "train.lr=0.01", "train.lr_decay=0", "train.warmup=0.25",
+                                            "train.encoder_lr=0.1"]), tmp_path / "run")
+    total, cut, peak = 12, 3, 0.01
+    rise = [t / cut if t < cut else 1 - (t - cut) / (total - cut) for t in range(total)]
+    expected = [peak * (1 + r * 31) / 32 for r in rise]
+    assert [rates[1] for rates in seen] == pytest.approx(expected)  # the head's group
+    assert [rates[0] for rates in seen] == pytest.approx([0.1 * rate for rate in expected])  # the encoder's
+    assert expected[0] == pytest.approx(peak / 32) and expected[cut] == pytest.approx(peak)
+
+
+def test_the_encoder_group_holds_exactly_the_encoders_parameters(data_dir):
+    from seqtasks.engine.training import make_optimizer
+    from seqtasks.tasks import build_model
+
+    config = apply_overrides(Config(), [*SMALL, "train.encoder_lr=0.5"])
+    model = build_model(config, 50, ["0", "1"])
+    encoder, rest = make_optimizer(model, config.train).param_groups
+    assert {id(p) for p in encoder["params"]} == {id(p) for p in model.encoder.parameters()}
+    assert {id(p) for p in rest["params"]} == {id(p) for p in model.head.parameters()}
+    assert encoder["share"] == 0.5 and "share" not in rest

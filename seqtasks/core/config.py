@@ -92,6 +92,8 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     lr_decay: float = 0.0  # epoch e (from 0) trains at lr / (1 + lr_decay * e), as Ma & Hovy (2016) do
+    encoder_lr: float = 1.0  # the encoder's rate as a share of lr (ULMFiT's discriminative rates: < 1 keeps a pretrained encoder closer to what it learned)
+    warmup: float = 0.0  # > 0: slanted-triangular rates (ULMFiT): a linear rise over this share of all steps, then a linear fall to lr/32
     weight_decay: float = 0.01
     clip_norm: float = 5.0
     average: float = 0.0  # > 0: dev scores, and best.safetensors holds, a moving average of the weights with this decay per step (seqtasks/engine/averaging.py)
@@ -289,7 +291,7 @@ RANGES: dict[str, Range] = {
     "head.hidden_size": NONNEGATIVE, "head.dropout": SHARE, "head.cosine_floor": Range(-1, 1, open_high=True),
     "head.score_levels": Range(2),
     "train.epochs": POSITIVE, "train.batch_size": POSITIVE, "train.lr": Range(0, open_low=True),
-    "train.lr_decay": NONNEGATIVE, "train.weight_decay": NONNEGATIVE, "train.clip_norm": NONNEGATIVE,
+    "train.lr_decay": NONNEGATIVE, "train.encoder_lr": Range(0, open_low=True), "train.warmup": SHARE, "train.weight_decay": NONNEGATIVE, "train.clip_norm": NONNEGATIVE,
     "train.average": SHARE, "train.patience": POSITIVE, "train.max_steps": NONNEGATIVE,
     "train.bucket_pool": POSITIVE, "train.threads": NONNEGATIVE,
     "temperature": Range(0, open_low=True),

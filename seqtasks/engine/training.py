@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -67,10 +68,37 @@ def batch_tokens(split: EncodedSplit | TaskMixture, batches: list) -> int:
     return int(sum(int(split.lengths[b].sum()) for b in batches))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The learning rate of every step, a function of (epoch, step) alone, so --resume continues it
+    exactly: train.lr / (1 + lr_decay * epoch), times each parameter group's share (train.encoder_lr for
+    the encoder), and with train.warmup times ULMFiT's slanted triangle over all steps (Howard & Ruder
+    2018: a linear rise over the first `warmup` share of steps, then a linear fall to 1/32 of the peak)."""
+
+    config: TrainConfig
+    steps_per_epoch: int
+    ratio: float = 32.0
+
+    def rate(self, epoch: int, step: int) -> float:
+        lr = self.config.lr / (1 + self.config.lr_decay * epoch)
+        if not self.config.warmup:
+            return lr
+        total = self.config.epochs * self.steps_per_epoch
+        done, cut = epoch * self.steps_per_epoch + step, max(1, int(total * self.config.warmup))
+        rise = done / cut if done < cut else 1 - (done - cut) / max(1, total - cut)
+        return lr * (1 + max(0.0, rise) * (self.ratio - 1)) / self.ratio
+
+    def apply(self, optimizer: torch.optim.Optimizer, epoch: int, step: int) -> None:
+        rate = self.rate(epoch, step)
+        for group in optimizer.param_groups:
+            group["lr"] = rate * group.get("share", 1.0)
+
+
 def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, desc: str,
                 runtime: Runtime | None = None, scaler: torch.amp.GradScaler | None = None,
-                average: WeightAverage | None = None) -> float:
-    """One pass over `batches`; under DDP each rank takes its share of every batch (Runtime.share)."""
+                average: WeightAverage | None = None, before_step: Callable[[int], None] | None = None) -> float:
+    """One pass over `batches`; under DDP each rank takes its share of every batch (Runtime.share).
+    `before_step(i)` sets a per-step learning rate (train.warmup)."""
     runtime = runtime or Runtime(torch.device(device))
     model.train()
     losses: list[torch.Tensor] = []  # summed every 50 steps: a running += would be a kernel launch per step
@@ -79,6 +107,8 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
                disable=None if runtime.main else True)
     for step, index in enumerate(batches, start=1):
         bar.update()
+        if before_step:
+            before_step(step - 1)
         mine, weight = runtime.share(index)
         with runtime.autocast():
             output = model(split.batch(mine).to(runtime.device))
@@ -158,8 +188,15 @@ def load_training_state(folder: RunFolder, model, optimizer, average: WeightAver
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW, fused: one kernel over all parameters instead of a dozen passes. With the 100,000 GloVe
     words in a vocabulary, the embedding's 5M parameters made the default (foreach) step the largest
-    cost of a CPU training step; fused runs it 5x faster, on CPU as on CUDA."""
-    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    cost of a CPU training step; fused runs it 5x faster, on CPU as on CUDA. With train.encoder_lr the
+    encoder is a parameter group of its own, at that share of the rate (Schedule)."""
+    if config.encoder_lr == 1.0:
+        groups = [{"params": list(model.parameters())}]
+    else:
+        encoder = {id(p) for p in model.encoder.parameters()}
+        groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "share": config.encoder_lr},
+                  {"params": [p for p in model.parameters() if id(p) not in encoder]}]
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 def train(
@@ -207,11 +244,12 @@ def train(
             parameter.requires_grad_(state.epoch >= freeze_encoder_epochs)
         started = time.perf_counter()
         batches = epoch_batches(train_data, config, state.epoch)
-        for group in optimizer.param_groups:  # a function of the epoch alone, so --resume continues it exactly
-            group["lr"] = config.lr / (1 + config.lr_decay * state.epoch)
+        schedule, epoch = Schedule(config, len(batches)), state.epoch
+        schedule.apply(optimizer, epoch, 0)
         desc = f"epoch {state.epoch + 1}/{config.epochs}"
         train_loss = train_epoch(stepped, optimizer, train_data, batches, config, runtime.device, desc, runtime,
-                                 scaler, average)
+                                 scaler, average,
+                                 partial(schedule.apply, optimizer, epoch) if config.warmup else None)
         train_seconds = time.perf_counter() - started
         with average.applied() if average else nullcontext():
             dev = runtime.broadcast(score(model) if runtime.main else None)
