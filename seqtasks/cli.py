@@ -92,6 +92,35 @@ def cmd_train(args) -> None:
     print(f"{config.recipe}: {shown or 'done'} -> {RunFolder(run_dir).metrics}")
 
 
+def cmd_tune(args) -> None:
+    from seqtasks.tools.tune import TuneSettings, summary_lines, tune  # Optuna only when tuning
+
+    if not (args.recipe or args.config):
+        raise ConfigError("name a recipe (seqtasks recipes lists them) or a config file with --config")
+    settings = TuneSettings(recipe=args.recipe, config_file=args.config, overrides=args.set, space=args.space,
+                            default_space=not args.no_default_space, trials=args.trials,
+                            timeout_s=parse_duration(args.timeout) if args.timeout else 0.0, out=args.out or "",
+                            resume=args.resume, storage=args.storage or "", study=args.study, workers=args.workers,
+                            confirm=args.confirm, confirm_seeds=parse_seeds(args.confirm_seeds), pruner=args.pruner,
+                            keep_pruned=args.keep_pruned, cv_folds=args.cv_folds, seed=args.seed)
+    summary = tune(settings)
+    out = Path(settings.out or Path("runs") / f"tune-{summary['recipe']}")
+    print("\n".join(summary_lines(summary, out)))
+
+
+def parse_duration(text: str) -> float:
+    """"2h", "30m", "90s" or a number of seconds -> seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        seconds = -1
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"--timeout {text!r}: expected a duration such as 2h, 30m or 600s")
+    return seconds
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
         return [int(seed) for seed in split_list(text)]
@@ -232,6 +261,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     train.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision on GPU (fp16 with a gradient scaler)")
 
+    tune = commands.add_parser("tune", help="search a recipe's settings with Optuna, pruned on dev, confirmed over seeds")
+    tune.add_argument("recipe", nargs="?", help="a recipe (seqtasks recipes); optional with --config")
+    tune.add_argument("--config", help="a TOML file with any part of the config, and a [space] table")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="fix a config field for every trial, e.g. --set data.train=my.csv (repeatable)")
+    tune.add_argument("--space", action="append", default=[], metavar="KEY=SPEC",
+                      help="search a field: log:LOW:HIGH, float:LOW:HIGH, int:LOW:HIGH or cat:A,B,C, e.g. "
+                           "--space train.lr=log:1e-4:1e-2; replaces the default space's entry for KEY (repeatable)")
+    tune.add_argument("--no-default-space", action="store_true",
+                      help="search only the --space fields, not the task's default space")
+    tune.add_argument("--trials", type=int, default=20, help="finished trials the study ends with (default 20)")
+    tune.add_argument("--timeout", help="stop starting trials after this long, e.g. 2h, 45m (the running one finishes)")
+    tune.add_argument("--out", help="the tune folder (default runs/tune-RECIPE)")
+    tune.add_argument("--resume", action="store_true", help="continue the study in --out after an interruption")
+    tune.add_argument("--storage", help="an Optuna RDB URL (sqlite:///study.db, postgresql://...) shared by "
+                                        "processes on several machines; default: a journal file in --out")
+    tune.add_argument("--study", default="seqtasks", help="the study's name in --storage")
+    tune.add_argument("--workers", type=int, default=1, help="local processes working on the study (default 1)")
+    tune.add_argument("--confirm", type=int, default=3, metavar="N",
+                      help="re-train the N best trials over --confirm-seeds and choose by the mean (0: no)")
+    tune.add_argument("--confirm-seeds", default="13,14,15")
+    tune.add_argument("--pruner", default="median", choices=["median", "halving", "none"],
+                      help="stop trials whose dev curve lags: Optuna's median or successive-halving pruner")
+    tune.add_argument("--keep-pruned", action="store_true", help="keep pruned trials' run folders")
+    tune.add_argument("--cv-folds", type=int, default=3,
+                      help="cross-validated recipes: trials run this many folds, a cheaper proxy (default 3)")
+    tune.add_argument("--seed", type=int, default=13, help="the sampler's seed")
+
     evaluate = commands.add_parser("evaluate", help="score a trained run on a file in the dataset's format")
     evaluate.add_argument("run")
     evaluate.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -309,7 +366,7 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) // 2) if hasattr(os, "sched_getaffinity") else 1
 
 
-COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
+COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
             "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export, "bench": cmd_bench}
 
 

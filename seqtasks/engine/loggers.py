@@ -3,6 +3,10 @@
 metrics, train_seconds and train_tokens_per_s. Another destination (MLflow, W&B) is one more class."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from seqtasks.core.errors import ConfigError, SeqtasksError
 from seqtasks.engine.run import RunFolder
 
@@ -44,5 +48,22 @@ def logger_names(spec: str) -> list[str]:
     return names
 
 
-def make_loggers(spec: str, folder: RunFolder) -> list:
-    return [LOGGERS[name](folder) for name in logger_names(spec)]
+# Listeners a caller attaches around training it starts (`seqtasks tune` reports each epoch to its
+# trial, and prunes there), without every recipe's main() passing them down.
+LISTENERS: ContextVar[tuple[Callable, ...]] = ContextVar("epoch_listeners", default=())
+
+
+@contextmanager
+def listening(factory: Callable[[str, bool], object]) -> Iterator[None]:
+    """Within the block, each training run also sends its epochs to factory(metric, minimize), called
+    once per run (a cross-validated recipe trains one run per fold), which returns a logger."""
+    token = LISTENERS.set((*LISTENERS.get(), factory))
+    try:
+        yield
+    finally:
+        LISTENERS.reset(token)
+
+
+def make_loggers(spec: str, folder: RunFolder, metric: str = "", minimize: bool = False) -> list:
+    """train.log's destinations, then the listeners of any enclosing `listening` block."""
+    return [LOGGERS[name](folder) for name in logger_names(spec)] + [make(metric, minimize) for make in LISTENERS.get()]

@@ -91,7 +91,7 @@ def fit(prepared: Prepared, config: RunConfig | MultiTaskConfig, folder: RunFold
     freeze = members[0].member.config.encoder.freeze_epochs
     minimize = prepared.single and members[0].task.lower_is_better
     state = train(model, batches, config.train, folder, score, metric, resume=resume, runtime=runtime,
-                  freeze_encoder_epochs=freeze, loggers=make_loggers(config.train.log, folder), minimize=minimize)
+                  freeze_encoder_epochs=freeze, loggers=make_loggers(config.train.log, folder, metric, minimize), minimize=minimize)
     load_weights(model, folder.best, device=str(runtime.device))
     if runtime.main:
         plot_curve(state.history, metric, folder.curve)

@@ -38,6 +38,15 @@ class Task:
     default_head: str = ""
     lower_is_better: bool = False  # of the selection metric (a language model's perplexity)
     exportable: bool = True  # whether `seqtasks export` can write it as an ONNX graph
+    # What `seqtasks tune` varies unless told otherwise (spelling: seqtasks/core/space.py): the knobs the
+    # README's hand-run ablations moved, over the ranges they found worth trying. A head.* key the
+    # chosen head does not take is left out (search_space below).
+    default_space: ClassVar[tuple[str, ...]] = (
+        "train.lr=log:3e-4:5e-3", "train.batch_size=cat:16,32,64", "train.weight_decay=log:1e-4:1e-1",
+        "train.patience=cat:3,5,10", "train.average=cat:0,0.99",
+        "encoder.hidden_size=cat:64,128,256", "encoder.num_layers=cat:1,2", "encoder.dropout=float:0.1:0.6",
+        "encoder.chars=cat:false,true",
+        "head.pooling=cat:last,max,attention", "head.dropout=float:0.1:0.6", "head.crf=cat:false,true")
 
     # -- configuration ---------------------------------------------------------------------------
     def head_class(self, head: HeadConfig) -> type:
@@ -53,6 +62,12 @@ class Task:
             raise ConfigError(f"head.{foreign[0]}={getattr(head, foreign[0])!r}: the {name} head of {self.name} takes "
                               f"no option {foreign[0]}; its options: {', '.join(cls.OPTIONS)}")
         return cls
+
+    def search_space(self, head: HeadConfig) -> list[str]:
+        """default_space without the head.* keys this task's configured head takes no option for."""
+        options = self.head_class(head).OPTIONS
+        return [item for item in self.default_space
+                if not item.startswith("head.") or item.split("=")[0].removeprefix("head.") in options]
 
     def build_head(self, config: RunConfig, input_size: int, labels: list[str]) -> nn.Module:
         """The config's head for an encoder output of `input_size`. Heads get the label names, not just

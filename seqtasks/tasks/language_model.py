@@ -26,6 +26,8 @@ class LanguageModeling(Task):
     default_head = "language-model"
     lower_is_better = True
     exportable = False
+    default_space: ClassVar[tuple[str, ...]] = tuple(  # one bidirectional layer only (build_head)
+        item for item in Task.default_space if not item.startswith("encoder.num_layers="))
 
     def build_head(self, config, input_size, labels):
         if config.encoder.num_layers > 1 and config.encoder.bidirectional:
