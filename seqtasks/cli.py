@@ -108,6 +108,16 @@ def cmd_tune(args) -> None:
     print("\n".join(summary_lines(summary, out)))
 
 
+def cmd_serve(args) -> None:
+    from seqtasks.tools.serve import Limits, serve
+
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
+                    max_tokens=args.max_tokens, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
+    serve(args.runs, backend=args.backend, int8=args.int8, host=args.host, port=args.port,
+          api_key_file=args.api_key_file, no_auth=args.no_auth, limits=limits, threads=args.threads,
+          cors_origins=tuple(args.cors_origin))
+
+
 def parse_duration(text: str) -> float:
     """"2h", "30m", "90s" or a number of seconds -> seconds."""
     units = {"h": 3600, "m": 60, "s": 1}
@@ -289,6 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
                       help="cross-validated recipes: trials run this many folds, a cheaper proxy (default 3)")
     tune.add_argument("--seed", type=int, default=13, help="the sampler's seed")
 
+    serve = commands.add_parser("serve", help="trained runs behind an HTTP API with dynamic batching and a demo page")
+    serve.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or NAME=RUN to name one")
+    serve.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    serve.add_argument("--int8", action="store_true", help="with --backend onnx: the int8 graph")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--api-key-file", help="a file holding the key requests must send as 'Authorization: Bearer KEY'")
+    serve.add_argument("--no-auth", action="store_true", help="listen beyond loopback without a key")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages from ORIGIN call the API (default: no CORS)")
+    serve.add_argument("--max-batch-tokens", type=int, default=8192,
+                       help="tokens gathered into one forward pass (1: no batching across requests)")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to join it")
+    serve.add_argument("--max-body-bytes", type=int, default=1 << 20)
+    serve.add_argument("--max-texts", type=int, default=256, help="texts (or pairs) per request")
+    serve.add_argument("--max-chars", type=int, default=10_000, help="characters per text")
+    serve.add_argument("--max-tokens", type=int, default=512, help="tokens per text")
+    serve.add_argument("--threads", type=int, default=default_threads(), help="CPU threads for the models")
+
     evaluate = commands.add_parser("evaluate", help="score a trained run on a file in the dataset's format")
     evaluate.add_argument("run")
     evaluate.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -366,7 +395,7 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) // 2) if hasattr(os, "sched_getaffinity") else 1
 
 
-COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
+COMMANDS = {"recipes": cmd_recipes, "train": cmd_train, "tune": cmd_tune, "serve": cmd_serve, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose,
             "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export, "bench": cmd_bench}
 
 

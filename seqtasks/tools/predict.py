@@ -16,28 +16,33 @@ from seqtasks.tasks.inference import batch_outputs
 
 
 def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -> Iterator[dict]:
-    """An empty or over-long text (more than the run's data.max_tokens), or a pair line without
-    exactly one tab, yields {"error": ...} in its place, so output lines stay aligned with input lines."""
-    task, limit = run.task, run.config.data.max_tokens
+    """One text per line (a pair task: two, tab-separated) -> predict_rows' records, in order."""
     lines = iter(lines)
     while chunk := [line.rstrip("\r\n") for line in islice(lines, batch_size)]:
-        texts = [line.split("\t") if task.pair else [line] for line in chunk]
-        tokens = [[run.vocab.tokenize(text) for text in row] for row in texts]
-        errors = {i: row_error(row, task.pair, limit) for i, row in enumerate(tokens)}
-        real = [i for i, error in errors.items() if error is None]
-        predictions = None
-        if real:
-            columns = {"tokens": [tokens[i][0] for i in real], "line": [i + 1 for i in real]}
-            if task.pair:
-                columns["tokens_b"] = [tokens[i][1] for i in real]
-            split = task.encode(Dataset.from_dict(columns), run.vocab, None, "input", 0, run.config.encoder.chars)
-            predictions = task.predictions(run.model, split)
-        position = {i: n for n, i in enumerate(real)}
-        for i, line in enumerate(chunk):
-            if errors[i] is not None:
-                yield {"text": line, "error": errors[i]}
-            else:
-                yield task.record(texts[i], tokens[i], predictions, position[i], run.labels.labels)
+        yield from predict_rows(run, [line.split("\t") if run.task.pair else [line] for line in chunk], batch_size)
+
+
+def predict_rows(run: LoadedRun, rows: Sequence[Sequence[str]], batch_size: int = 256) -> list[dict]:
+    """One record per row of texts (one text; a pair task's two), in order. An empty or over-long text
+    (more than the run's data.max_tokens), or a pair row without exactly two texts, gets
+    {"text": ..., "error": ...} in its place, so answers stay aligned with inputs. The server
+    (seqtasks/tools/serve.py) answers through this too, so its records are predict's."""
+    task, limit = run.task, run.config.data.max_tokens
+    texts = [list(row) for row in rows]
+    tokens = [[run.vocab.tokenize(text) for text in row] for row in texts]
+    errors = {i: row_error(row, task.pair, limit) for i, row in enumerate(tokens)}
+    real = [i for i, error in errors.items() if error is None]
+    predictions = None
+    if real:
+        columns = {"tokens": [tokens[i][0] for i in real], "line": [i + 1 for i in real]}
+        if task.pair:
+            columns["tokens_b"] = [tokens[i][1] for i in real]
+        split = task.encode(Dataset.from_dict(columns), run.vocab, None, "input", 0, run.config.encoder.chars)
+        predictions = task.predictions(run.model, split)
+    position = {i: n for n, i in enumerate(real)}
+    return [{"text": "\t".join(texts[i]), "error": errors[i]} if errors[i] is not None
+            else task.record(texts[i], tokens[i], predictions, position[i], run.labels.labels)
+            for i in range(len(texts))]
 
 
 def embed_texts(run: LoadedRun, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
