@@ -110,6 +110,9 @@ class EncodedPairs:
         return batch
 
 
+PYTHON_LOOKUP_TOKENS = 20_000  # below this many tokens, dict lookups (Vocab.encode) beat Arrow's index_in
+
+
 def encode_pairs(dataset: Dataset, vocab: Vocab, source: str, max_tokens: int, chars: bool) -> EncodedPairs:
     """Rows with `tokens` and `tokens_b` -> both sides as one split of 2N rows; gold is the task's to add."""
     both = pa.concat_arrays([token_lists(dataset, "tokens"), token_lists(dataset, "tokens_b")])
@@ -129,7 +132,10 @@ def encode_lists(lists: pa.ListArray, lines: Callable[[], list[int]], vocab: Voc
     """Token lists -> flat ids + offsets, in Arrow's kernels (seqtasks/data/arrow_tokens.py). `lines`
     gives each row's source line, asked for only to name a bad row."""
     tokens, offsets = flat_tokens(lists)
-    flat_ids = torch.from_numpy(token_ids(tokens, vocab.tokens, vocab.lowercase))
+    if len(tokens) <= PYTHON_LOOKUP_TOKENS:  # Arrow hashes the whole vocabulary per call: ~20 ms at 100k words
+        flat_ids = torch.tensor(vocab.encode(tokens.to_pylist()), dtype=torch.long)
+    else:
+        flat_ids = torch.from_numpy(token_ids(tokens, vocab.tokens, vocab.lowercase))
     offsets = torch.from_numpy(offsets)
     check_lengths(offsets[1:] - offsets[:-1], lines, source, max_tokens)
     forms = spellings = None

@@ -8,9 +8,9 @@ from itertools import islice
 from typing import TextIO
 
 import torch
-from datasets import Dataset
 
 from seqtasks.core.errors import ConfigError, DataFormatError
+from seqtasks.data.arrow_tokens import rows_in_memory
 from seqtasks.engine.run import LoadedRun
 from seqtasks.tasks.inference import batch_outputs
 
@@ -37,7 +37,7 @@ def predict_rows(run: LoadedRun, rows: Sequence[Sequence[str]], batch_size: int 
         columns = {"tokens": [tokens[i][0] for i in real], "line": [i + 1 for i in real]}
         if task.pair:
             columns["tokens_b"] = [tokens[i][1] for i in real]
-        split = task.encode(Dataset.from_dict(columns), run.vocab, None, "input", 0, run.config.encoder.chars)
+        split = task.encode(rows_in_memory(columns), run.vocab, None, "input", 0, run.config.encoder.chars)
         predictions = task.predictions(run.model, split)
     position = {i: n for n, i in enumerate(real)}
     return [{"text": "\t".join(texts[i]), "error": errors[i]} if errors[i] is not None
@@ -57,7 +57,7 @@ def embed_texts(run: LoadedRun, texts: Sequence[str], batch_size: int = 256) -> 
         raise DataFormatError("input", empty[0], "cannot embed an empty text")
     half = (len(tokens) + 1) // 2
     first, second = tokens[:half], tokens[half:] + tokens[: half - (len(tokens) - half)]  # odd: repeat one
-    rows = Dataset.from_dict({"tokens": first, "tokens_b": second, "line": list(range(1, half + 1))})
+    rows = rows_in_memory({"tokens": first, "tokens_b": second, "line": list(range(1, half + 1))})
     split = run.task.encode(rows, run.vocab, None, "input", 0, run.config.encoder.chars)
     vectors = None
     for index, _, outputs in batch_outputs(run.model, run.task, split, batch_size):
