@@ -233,6 +233,13 @@ def cmd_bench(args) -> None:
         if args.json:
             write_json(args.json, result)
         return
+    if args.serve:
+        from seqtasks.experiments.serve_bench import run_serve_bench, serve_table  # the serve extra
+        result = run_serve_bench(args.serve, quick=args.quick, log=log)
+        print(serve_table(result))
+        if args.json:
+            write_json(args.json, result)
+        return
     if args.onnx:
         result = run_deploy_bench(args.onnx, log)
         print(deploy_table(result))
@@ -381,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--onnx", nargs="+", metavar="RUN",
                        help="instead: predict speed, file size and dev metric of trained runs under torch, "
                             "onnxruntime fp32 and int8, at batch 1 and 256 (exports them first if needed)")
+    bench.add_argument("--serve", nargs="+", metavar="RUN",
+                       help="instead: `seqtasks serve` under 1, 8 and 64 concurrent loopback clients, batching on and "
+                            "off, torch and onnxruntime int8: requests/s, tokens/s, p50/p95/p99 latency")
     bench.add_argument("--lm", action="store_true",
                        help="instead: language-model training tokens/s against a hand-written biLM loop with the same "
                             "adaptive softmax, and the softmax's share of a step")

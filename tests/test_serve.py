@@ -291,35 +291,40 @@ def test_keys_are_required_beyond_loopback_and_checked(runs, tmp_path, capsys):
 
 
 def test_sigterm_answers_every_request_in_flight_then_exits(runs, data_dir):
-    """32 requests are in flight (the batcher holds them up to 3 s to gather more) when SIGTERM
-    comes: each gets its own answer, a request after it is refused, and the server exits 0."""
-    rows = [row[0] for row in dev_rows(runs["sst2"], data_dir, "sst2", count=60)]
+    """SIGTERM comes while requests of 64 long texts each are being computed (seconds of work on one
+    thread), once all 32 were accepted: each gets its own answer, a request after it is refused, and
+    the server exits 0."""
+    rows = [row[0] for row in dev_rows(runs["sst2"], data_dir, "sst2", count=200)]
+    long_rows = sorted(rows, key=lambda text: -len(text.split()))[:64]
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", "import sys; from seqtasks.cli import main; sys.exit(main())",
                                 "serve", str(runs["sst2"]), "--port", str(port), "--threads", "1",
-                                "--max-wait-ms", "3000", "--max-batch-tokens", "100000"],
+                                "--max-batch-tokens", "1000000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
 
         def ask(k: int):
-            texts = [rows[(k * 7 + j) % len(rows)] for j in range(1 + k % 4)]
+            texts = long_rows[k % 8:] + long_rows[:k % 8]  # each request its own order
             try:
-                response = httpx.post(f"{url}/v1/models/sst2/predict", json={"texts": texts}, timeout=30)
+                response = httpx.post(f"{url}/v1/models/sst2/predict", json={"texts": texts}, timeout=120)
             except httpx.TransportError as error:
                 return "lost", repr(error)
             return response.status_code, [p["text"] for p in response.json()["predictions"]] == texts
 
         with ThreadPoolExecutor(max_workers=32) as pool:
             in_flight = [pool.submit(ask, k) for k in range(32)]
-            deadline = time.monotonic() + 30
-            while 'seqtasks_requests_in_flight{model="sst2"} 32.0' not in httpx.get(f"{url}/metrics").text:
-                assert time.monotonic() < deadline, "the 32 requests never were in flight together"
-                time.sleep(0.02)
+            deadline = time.monotonic() + 60
+            while True:  # every request accepted (answered or in flight), and some still in flight
+                waiting, answered = accepted(httpx.get(f"{url}/metrics").text)
+                if waiting and waiting + answered == 32:
+                    break
+                assert time.monotonic() < deadline, f"only {waiting} + {answered} of 32 requests were accepted"
+                time.sleep(0.01)
             process.send_signal(signal.SIGTERM)
             outcomes = [future.result() for future in in_flight]
-        assert process.wait(30) == 0
+        assert process.wait(60) == 0
         with pytest.raises(httpx.ConnectError):
             httpx.post(f"{url}/v1/models/sst2/predict", json={"texts": ["late"]}, timeout=5)
     finally:
@@ -327,6 +332,14 @@ def test_sigterm_answers_every_request_in_flight_then_exits(runs, data_dir):
             process.kill()
     assert outcomes == [(200, True)] * 32
     assert "Traceback" not in process.stderr.read()
+
+
+def accepted(metrics: str) -> tuple[int, int]:
+    """(requests in flight, requests answered 200) of the sst2 model, read off /metrics."""
+    def value(prefix: str) -> int:
+        return int(float(next((line.split()[-1] for line in metrics.splitlines() if line.startswith(prefix)), "0")))
+    return (value('seqtasks_requests_in_flight{model="sst2"}'),
+            value('seqtasks_requests_total{endpoint="predict",model="sst2",status="200"}'))
 
 
 def browser_or_skip() -> str:

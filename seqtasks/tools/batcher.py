@@ -6,6 +6,10 @@ inference loop sorts rows by length, so padding stays low), and hands each reque
 answers in order. The model runs on this thread, never on the server's event loop, so a slow forward
 pass does not hold up /health. A request larger than the budget runs alone; `max_batch_tokens=1`
 therefore turns batching off (each request is its own pass), which is what `bench --serve` compares.
+
+The wait is only for requests known to be coming: given `pending()` (the requests the server has
+accepted for this model), the worker stops gathering once it holds them all, so a lone client pays
+no `max_wait_ms` and 64 clients are gathered as soon as the 64th arrives.
 """
 from __future__ import annotations
 
@@ -34,8 +38,10 @@ class DynamicBatcher:
     """Gathers concurrent jobs into calls of `handle(kind, rows)`; `on_batch(rows)` sees each call's size."""
 
     def __init__(self, handle: Handler, max_batch_tokens: int = 8192, max_wait_ms: float = 5.0,
-                 on_batch: Callable[[int], None] | None = None, name: str = "model") -> None:
+                 on_batch: Callable[[int], None] | None = None, name: str = "model",
+                 pending: Callable[[], int] | None = None) -> None:
         self.handle, self.max_tokens, self.max_wait = handle, max_batch_tokens, max_wait_ms / 1000
+        self.pending = pending
         self.on_batch = on_batch or (lambda rows: None)
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.carried: Job | None = None  # taken while gathering, but for the next call
@@ -69,6 +75,8 @@ class DynamicBatcher:
         jobs, tokens = [first], first.tokens
         deadline = time.monotonic() + self.max_wait
         while tokens < self.max_tokens:
+            if self.pending is not None and self.pending() <= len(jobs) and self.jobs.empty():
+                break  # every request on its way is here
             try:
                 job = self.next_job(deadline - time.monotonic())
             except queue.Empty:

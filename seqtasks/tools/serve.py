@@ -26,7 +26,7 @@ import sys
 import time
 import traceback
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from seqtasks.core.errors import ConfigError, SeqtasksError
+from seqtasks.data.arrow_tokens import rows_in_memory
 from seqtasks.engine.run import LoadedRun, RunFolder, load_run, read_json
 from seqtasks.tools.batcher import DynamicBatcher
 from seqtasks.tools.predict import embed_texts, predict_rows
@@ -86,7 +87,7 @@ class ServedModel:
     backend: str
     dev: dict
     batcher: DynamicBatcher | None = None
-    info: dict = field(default_factory=dict)
+    in_flight: int = 0  # requests accepted and not yet answered (the batcher waits only for these)
 
     @property
     def pair(self) -> bool:
@@ -124,9 +125,8 @@ def explain_rows(model: ServedModel, texts: list[str]) -> list[dict]:
     real = [i for i, record in enumerate(records) if "error" not in record]
     if not real:
         return records
-    from datasets import Dataset
     tokens = [run.vocab.tokenize(texts[i]) for i in real]
-    split = run.task.encode(Dataset.from_dict({"tokens": tokens, "line": list(range(1, len(real) + 1))}),
+    split = run.task.encode(rows_in_memory({"tokens": tokens, "line": list(range(1, len(real) + 1))}),
                             run.vocab, None, "input", 0, run.config.encoder.chars)
     name = "attention" if model.explains() == "attention" else "emissions"
     values = gather_rows(run.model, run.task, split, (name,))[name]
@@ -197,6 +197,54 @@ def read_api_key(path: str | None, host: str, no_auth: bool) -> str:
 
 
 # -- the app ---------------------------------------------------------------------------------------
+class Guard:
+    """The key, then the body's size, before a route reads anything. Plain ASGI: Starlette's
+    BaseHTTPMiddleware runs each request in an extra task, about 1 ms a request here."""
+
+    def __init__(self, app, api_key: str, max_body_bytes: int) -> None:
+        self.app, self.max_body = app, max_body_bytes
+        self.expected = f"Bearer {api_key}".encode() if api_key else b""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.expected and scope["path"] not in (*OPEN_PATHS, "/", "/favicon.ico") and \
+                not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+            return await reply(send, 401, "missing or wrong API key: send 'Authorization: Bearer KEY'")
+        too_large = f"the body is over --max-body-bytes={self.max_body}"
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.max_body:
+                return await reply(send, 413, too_large)
+            return await self.app(scope, receive, send)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True  # chunked: read it here, capped, and hand it on
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body:
+                return await reply(send, 413, too_large)
+        body = b"".join(chunks)
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+async def reply(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors_origins: tuple[str, ...] = ()):
     """The FastAPI app over loaded models; it starts a batcher per model and warms each up."""
     fastapi, prometheus, _ = fastapi_modules()
@@ -224,8 +272,10 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
     async def lifespan(app):
         for model in models:
             model.batcher = DynamicBatcher(model.handle, limits.max_batch_tokens, limits.max_wait_ms,
-                                           batch_rows.labels(model.name).observe, model.name)
+                                           batch_rows.labels(model.name).observe, model.name,
+                                           pending=lambda model=model: model.in_flight)
             depth.labels(model.name).set_function(model.batcher.depth)
+            in_flight.labels(model.name).set_function(lambda model=model: model.in_flight)
             warm = [["warm", "up"]] if model.pair else [["warm up"]]
             model.handle("predict", warm)  # the first forward pass allocates; not a user's request
         state["ready"] = True
@@ -244,21 +294,7 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        """The key, then the body's size, before a route reads anything."""
-        if api_key and request.url.path not in (*OPEN_PATHS, "/", "/favicon.ico"):
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return error(401, "missing or wrong API key: send 'Authorization: Bearer KEY'")
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limits.max_body_bytes):
-            return error(413, f"the body is over --max-body-bytes={limits.max_body_bytes}")
-        if request.method == "POST" and length is None:
-            body = await request.body()  # chunked: read it here, capped, and hand it on
-            if len(body) > limits.max_body_bytes:
-                return error(413, f"the body is over --max-body-bytes={limits.max_body_bytes}")
-        return await call_next(request)
+    app.add_middleware(Guard, api_key=api_key, max_body_bytes=limits.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -328,6 +364,9 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
         started = time.perf_counter()
         label = name if name in by_name else "-"
         status = 200
+        model = by_name.get(name)
+        if model:
+            model.in_flight += 1
         try:
             model = served(name)
             if endpoint == "embed" and not model.pair:
@@ -336,11 +375,10 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
                 raise RequestError(422, f"{name} has nothing to explain (attention-pooled classifiers and "
                                         f"taggers do)")
             rows, tokens = rows_of(model, body, endpoint)
-            with in_flight.labels(name).track_inprogress():
-                try:
-                    return {key: await model.batcher.submit(endpoint, rows, tokens)}
-                except SeqtasksError as problem:  # e.g. an empty text to embed
-                    raise RequestError(422, str(problem)) from None
+            try:
+                return {key: await model.batcher.submit(endpoint, rows, tokens)}
+            except SeqtasksError as problem:  # e.g. an empty text to embed
+                raise RequestError(422, str(problem)) from None
         except RequestError as refusal:
             status = refusal.status
             raise
@@ -348,6 +386,8 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
             status = 500
             raise
         finally:
+            if model:
+                model.in_flight -= 1
             requests.labels(label, endpoint, str(status)).inc()
             latency.labels(label, endpoint).observe(time.perf_counter() - started)
 
