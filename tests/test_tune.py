@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtasks.cli import main
+from seqtasks.cli import build_parser, cmd_tune, main
 from seqtasks.core.config import ConfigError, RunConfig
 from seqtasks.core.space import parse_dimension, parse_space
 from seqtasks.engine.loggers import make_loggers
@@ -163,6 +163,9 @@ def test_kill_9_mid_study_then_resume_ends_with_the_asked_number_of_trials(tmp_p
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, *[TrialState.COMPLETE] * 2]
     assert study.trials[2].params == study.trials[1].params  # the interrupted trial ran again
     assert sorted(p.name for p in (out / "trials").iterdir() if p.is_dir()) == ["0000", "0002", "0003"]
+    changed = [*args, "--resume", "--space", "train.lr=log:1e-4:1e-2"]
+    with pytest.raises(ConfigError, match="its space was"):
+        cmd_tune(build_parser().parse_args(changed))
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -41,7 +41,7 @@ from seqtasks.core.errors import ConfigError, RunFolderError, SeqtasksError
 from seqtasks.core.plots import save_figure
 from seqtasks.core.space import Dimension, override_text, parse_space, space_items
 from seqtasks.engine.loggers import listening
-from seqtasks.engine.run import RunFolder
+from seqtasks.engine.run import RunFolder, read_json
 from seqtasks.engine.sweep import resumable
 from seqtasks.engine.training import DivergedError
 from seqtasks.tasks import get_task
@@ -462,11 +462,19 @@ def tune(settings: TuneSettings) -> dict:
         raise RunFolderError(f"{search.out} already holds a study: continue it with --resume, or choose another --out")
     started = time.monotonic()
     search.out.mkdir(parents=True, exist_ok=True)
-    if not settings.resume:
-        write_json(manifest, {"settings": asdict(settings), "recipe": search.base.recipe,
-                              "space": {k: d.spec() for k, d in search.space.items()},
-                              "direction": "minimize" if search.minimize else "maximize",
-                              "cv_proxy_folds": settings.cv_folds if search.recipe_folds else 0})
+    asked = {"recipe": search.base.recipe, "overrides": settings.overrides,
+             "space": {k: d.spec() for k, d in search.space.items()},
+             "direction": "minimize" if search.minimize else "maximize",
+             "cv_proxy_folds": settings.cv_folds if search.recipe_folds else 0}
+    if settings.resume:
+        saved = read_json(manifest, "the study's tune.json")
+        changed = [key for key, value in asked.items() if saved.get(key) != value]
+        if changed:
+            raise ConfigError(f"--resume continues the study in {search.out} as it was asked: its {changed[0]} was "
+                              f"{saved.get(changed[0])!r}, now {asked[changed[0]]!r}; repeat the first command "
+                              f"with --resume, or start another --out")
+    else:
+        write_json(manifest, {**asked, "settings": asdict(settings)})
     study = open_study(search, settings, settings.seed)
     interrupted = fail_interrupted(study, search.out)
     proxy = (f"; trials cross-validate on {settings.cv_folds} folds, a proxy of the recipe's {search.recipe_folds}"
