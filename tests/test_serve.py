@@ -133,6 +133,11 @@ def test_models_lists_provenance_and_ready_follows_the_warm_up(runs):
     assert models[0]["name"] == "sst2" and models[0]["task"] == "text-classification"
     assert models[0]["dev"]["accuracy"] == metrics["dev"]["accuracy"] and models[0]["labels"] == ["0", "1"]
     assert models[0]["explain"] == "attention" and models[1]["pairs"] and models[1]["backend"] == "torch"
+    with pytest.raises(ConfigError, match="two models are named 'sst2'"):
+        load_models([str(runs["sst2"])] * 2, "torch", False, 1)
+    with pytest.raises(ConfigError, match="model name 'a/b'"):
+        load_models([f"a/b={runs['sst2']}"], "torch", False, 1)
+    assert [m.name for m in load_models([f"sentiment={runs['sst2']}"], "torch", False, 1)] == ["sentiment"]
 
 
 def test_embed_and_explain_answer_what_the_library_computes(runs, data_dir):
@@ -405,3 +410,19 @@ def spans(tags: list[str]) -> list[tuple[int, int]]:
         found.append((i, j))
         i = j
     return found
+
+
+def test_the_bench_load_generator_counts_what_the_server_answered(runs, data_dir):
+    import asyncio
+
+    from seqtasks.experiments.serve_bench import load
+    texts = [row[0] for row in dev_rows(runs["sst2"], data_dir, "sst2", count=10)]
+    with ServerThread(app_for([runs["sst2"]])) as url:
+        result = asyncio.run(load(url, "sst2", texts, clients=4, requests=20, seconds=60))
+        missing = asyncio.run(load(url, "nope", texts, clients=2, requests=4, seconds=60))
+        metrics = httpx.get(f"{url}/metrics").text
+    assert result["requests"] == 20 and result["errors"] == 0
+    assert result["tokens"] == 2 * sum(len(t.split()) for t in texts)  # 20 requests cycle twice through 10 texts
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+    assert missing["errors"] == 4
+    assert 'seqtasks_requests_total{endpoint="predict",model="sst2",status="200"} 20.0' in metrics

@@ -52,7 +52,7 @@ def bare_model(run, texts: list[str]) -> dict:
         for _ in range(3):
             start = time.perf_counter()
             for i in range(0, len(texts), size):
-                predict_rows(run, [[text] for text in texts[i:i + size]], batch_size=size)
+                predict_rows(run, [[text] for text in texts[i:i + size]])  # one batch of `size`
             best = min(best, time.perf_counter() - start)
         speed[size] = tokens / best
     singles = []
@@ -153,7 +153,8 @@ async def load(url: str, name: str, texts: list[str], clients: int, requests: in
     def quantile(q: float) -> float:
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
-    return {"clients": clients, "requests": len(latencies), "errors": errors, "seconds": round(elapsed, 2),
+    return {"clients": clients, "requests": len(latencies), "errors": errors, "tokens": tokens,
+            "seconds": round(elapsed, 2),
             "requests_per_s": len(latencies) / elapsed, "tokens_per_s": tokens / elapsed,
             "p50_ms": quantile(0.50), "p95_ms": quantile(0.95), "p99_ms": quantile(0.99)}
 

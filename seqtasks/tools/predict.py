@@ -19,10 +19,10 @@ def predict_lines(run: LoadedRun, lines: Iterable[str], batch_size: int = 256) -
     """One text per line (a pair task: two, tab-separated) -> predict_rows' records, in order."""
     lines = iter(lines)
     while chunk := [line.rstrip("\r\n") for line in islice(lines, batch_size)]:
-        yield from predict_rows(run, [line.split("\t") if run.task.pair else [line] for line in chunk], batch_size)
+        yield from predict_rows(run, [line.split("\t") if run.task.pair else [line] for line in chunk])
 
 
-def predict_rows(run: LoadedRun, rows: Sequence[Sequence[str]], batch_size: int = 256) -> list[dict]:
+def predict_rows(run: LoadedRun, rows: Sequence[Sequence[str]]) -> list[dict]:
     """One record per row of texts (one text; a pair task's two), in order. An empty or over-long text
     (more than the run's data.max_tokens), or a pair row without exactly two texts, gets
     {"text": ..., "error": ...} in its place, so answers stay aligned with inputs. The server

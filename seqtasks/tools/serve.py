@@ -21,6 +21,7 @@ one message, never a traceback; CORS is off unless an origin is named; no endpoi
 import hmac
 import ipaddress
 import json
+import re
 import signal
 import sys
 import time
@@ -109,7 +110,7 @@ class ServedModel:
     def handle(self, kind: str, rows: list) -> list:
         """A gathered batch of rows for one endpoint (runs on the batcher's thread)."""
         if kind == "predict":
-            return predict_rows(self.run, rows, batch_size=max(256, len(rows)))
+            return predict_rows(self.run, rows)  # the inference loop sorts them by length
         if kind == "embed":
             return embed_texts(self.run, rows).tolist()
         return explain_rows(self, rows)
@@ -162,6 +163,9 @@ def load_models(specs: list[str], backend: str, int8: bool, threads: int) -> lis
                    else load_run(path, task=task))
             dev = metrics.get("tasks", {}).get(task, {}).get("dev", {}) if task else metrics.get("dev", {})
             label = f"{name}.{task}" if task else name
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", label):
+                raise ConfigError(f"model name {label!r}: use letters, digits, '.', '_' and '-' (it is part of a URL); "
+                                  f"name it with NAME={path}")
             if any(m.name == label for m in models):
                 raise ConfigError(f"two models are named {label!r}: name them, e.g. {label}-2={path}")
             if not run.task.exportable and backend == "onnx":
