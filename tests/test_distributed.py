@@ -68,6 +68,23 @@ def test_two_gloo_processes_end_with_the_weights_of_one(data_dir, tmp_path):
     assert json.loads((tmp_path / "two" / "metrics.json").read_text())["device"].endswith("(gloo)")
 
 
+def test_a_language_model_under_two_gloo_processes_ends_with_the_weights_of_one(data_dir, tmp_path):
+    """The biLM's adaptive softmax included: with output words past its first cluster (2,000), a
+    batch may leave a tail cluster unused, which DDP must not wait for."""
+    lines = [line.split(" ", 1)[1] for line in (data_dir / "sst2" / "stsa.binary.train").read_text(
+        encoding="utf-8", errors="replace").splitlines()[:1500]]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    lm = ["--set", f"data.train={tmp_path / 'corpus.txt'}", "--set=train.epochs=1", "--set=train.max_steps=6",
+          "--set=encoder.embedding_dim=8", "--set=data.output_words=3000"]
+    finish(seqtasks("train", "language-model", "--out", str(tmp_path / "one"), *SMALL, *lm))
+    out = finish(seqtasks("train", "language-model", "--out", str(tmp_path / "two"), *SMALL, *lm, processes=2))
+    assert "x 2 processes (gloo)" in out
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert any("tail" in name for name in one)  # the softmax has a tail cluster
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_a_killed_two_process_run_resumes_to_the_uninterrupted_end(data_dir, tmp_path):
     budget = ["--set=train.epochs=3", "--set=train.max_steps=40", "--set=train.patience=5"]
     finish(seqtasks("train", "sst2", "--out", str(tmp_path / "whole"), *SMALL, *budget, processes=2))
