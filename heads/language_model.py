@@ -54,6 +54,11 @@ class LanguageModelHead(nn.Module):
             sides.append((states[:, 1:, self.hidden :][both], targets[:, :-1][both], rows[:, 1:][both]))
         return sides
 
+    def loss_terms(self, lengths: torch.Tensor) -> torch.Tensor:
+        """The tokens each row's loss averages over (each direction predicts all but one), which
+        weigh the ranks' losses under DDP (seqtasks/engine/distributed.py, Runtime.share)."""
+        return (lengths - 1).clamp(min=0)
+
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         """value [B, directions]: each row's summed log-probability of the tokens it predicts; the loss is
         the mean negative log-likelihood over both directions' predicted tokens."""

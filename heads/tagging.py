@@ -34,6 +34,11 @@ class TaggingHead(nn.Module):
         self.emit = nn.Linear(input_size, len(labels))
         self.crf = build_crf(self.labels) if config.crf else None
 
+    def loss_terms(self, lengths: torch.Tensor) -> torch.Tensor:
+        """What each row's loss averages over, for DDP's weights: its tokens under the per-token
+        softmax; one sentence under a CRF (its loss is a mean over sentences)."""
+        return lengths if self.crf is None else torch.ones_like(lengths)
+
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
         emissions = self.emit(self.dropout(encoded.states))  # [B, T, K]
         loss = None

@@ -111,6 +111,10 @@ def test_each_rank_takes_its_share_and_the_weights_average_to_the_batch_mean():
     assert [weight / 3 for _, weight in shares] == pytest.approx([len(rows) / 10 for rows, _ in shares])
     rows, weight = Runtime(torch.device("cpu"), rank=2, world=3).share(torch.arange(2))
     assert weight == 0.0 and len(rows) == 1  # no rows left: joins the all-reduce at weight 0
+    # a loss averaged over tokens: each rank weighs by its share of the batch's tokens
+    terms = torch.tensor([5, 1, 1, 1, 2, 9, 3, 1, 1, 6])
+    shares = [Runtime(torch.device("cpu"), rank=r, world=3).share(index, terms) for r in range(3)]
+    assert [weight / 3 for _, weight in shares] == pytest.approx([float(terms[rows].sum()) / 30 for rows, _ in shares])
 
 
 def test_device_errors_name_the_fix():

@@ -42,16 +42,20 @@ class Runtime:
         """fp16 needs its loss scaled so small gradients do not underflow; bf16 does not."""
         return torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
 
-    def share(self, index: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """This rank's rows of a global batch and its loss weight (world x its share of the rows). A rank
-        left without rows (a batch smaller than the world) runs one row at weight 0, so every rank
-        still joins the all-reduce."""
+    def share(self, index: torch.Tensor, terms: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+        """This rank's rows of a global batch and its loss weight: world x its share of the loss's terms,
+        the rows, or (`terms`, per row of `index`) the tokens of a loss averaged over tokens, so the
+        ranks' weighted losses average to the whole batch's. A rank left without rows (a batch smaller
+        than the world) runs one row at weight 0, so every rank still joins the all-reduce."""
         if self.world == 1:
             return index, 1.0
         mine = index.tensor_split(self.world)[self.rank]
         if len(mine) == 0:
             return index[:1], 0.0
-        return mine, self.world * len(mine) / len(index)
+        if terms is None:
+            return mine, self.world * len(mine) / len(index)
+        total = float(terms.sum())
+        return mine, self.world * float(terms.tensor_split(self.world)[self.rank].sum()) / total if total else 0.0
 
     def broadcast(self, value):
         """Rank 0's value on every rank."""

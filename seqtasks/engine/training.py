@@ -109,7 +109,7 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
         bar.update()
         if before_step:
             before_step(step - 1)
-        mine, weight = runtime.share(index)
+        mine, weight = runtime.share(index, loss_terms(model, split, index) if runtime.world > 1 else None)
         with runtime.autocast():
             output = model(split.batch(mine).to(runtime.device))
         loss = output.loss if weight == 1.0 else output.loss * weight
@@ -135,6 +135,15 @@ def train_epoch(model, optimizer, split, batches, config: TrainConfig, device, d
     bar.close()
     check_finite_loss(first_bad, desc)
     return torch.stack(losses).sum().item() / len(batches) if batches else 0.0
+
+
+def loss_terms(model, split, index) -> torch.Tensor | None:
+    """Per row of a batch, how many terms its head's loss averages over, for a head whose loss is a
+    mean over tokens (`loss_terms(lengths)`: a language model, a per-token softmax); None: one a row."""
+    head = getattr(getattr(model, "module", model), "head", None)
+    per_row = getattr(head, "loss_terms", None)
+    lengths = getattr(split, "lengths", None)
+    return per_row(lengths[index]) if per_row is not None and lengths is not None else None
 
 
 def check_finite_loss(first_bad: torch.Tensor, desc: str) -> None:
