@@ -491,10 +491,13 @@ def tune(settings: TuneSettings) -> dict:
             work(search, settings, 0, bar)
         else:
             run_workers(search, settings, bar)
-    return summarize(search, settings, study, time.monotonic() - started)
+    return summarize(search, settings, study, started)
 
 
-def summarize(search: Search, settings: TuneSettings, study, seconds: float) -> dict:
+def summarize(search: Search, settings: TuneSettings, study, started: float) -> dict:
+    """trials.csv, the confirmation, best.toml, summary.json and the plots; `started`: monotonic time
+    the command began (the summary gives the search's and the confirmation's minutes apart)."""
+    searched = time.monotonic() - started
     from optuna.trial import TrialState
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
     by_state = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
@@ -511,7 +514,8 @@ def summarize(search: Search, settings: TuneSettings, study, seconds: float) -> 
     write_best(search, params, search.out / "best.toml", f"chosen by seqtasks tune, {note}")
     summary = {"recipe": search.base.recipe, "direction": "minimize" if search.minimize else "maximize",
                "trials": by_state, "best_trial": {"number": best.number, "value": best.value, "params": best.params},
-               "confirmation": [asdict(c) for c in confirmed], "chosen": params, "seconds": round(seconds, 1),
+               "confirmation": [asdict(c) for c in confirmed], "chosen": params, "seconds": round(time.monotonic() - started, 1),
+               "search_seconds": round(searched, 1),
                "plots": write_plots(study, search.out)}
     write_json(search.out / "summary.json", summary)
     return summary
@@ -520,7 +524,7 @@ def summarize(search: Search, settings: TuneSettings, study, seconds: float) -> 
 def summary_lines(summary: dict, out: Path) -> list[str]:
     states = summary["trials"]
     lines = [(f"{states['complete']} trials complete, {states['pruned']} pruned, {states['fail']} failed, "
-              f"{summary['seconds'] / 60:.1f} min; best single trial {summary['best_trial']['number']}: "
+              f"{summary['search_seconds'] / 60:.1f} min searching, {summary['seconds'] / 60:.1f} in all; best single trial {summary['best_trial']['number']}: "
               f"{summary['best_trial']['value']:.4f}")]
     if summary["confirmation"]:
         lines.append("trial  single  mean ± std over seeds")
