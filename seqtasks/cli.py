@@ -23,6 +23,7 @@ from seqtasks.experiments.data_bench import data_table, run_data_bench
 from seqtasks.experiments.ddp_bench import ddp_table, run_ddp_bench
 from seqtasks.experiments.deploy_bench import deploy_table, run_deploy_bench
 from seqtasks.experiments.lm_bench import lm_table, run_lm_bench
+from seqtasks.experiments.serve_bench import run_serve_bench, serve_table
 from seqtasks.tools.deploy import export_run, load_deployed
 from seqtasks.tools.diagnostics import diagnose, summary_lines, write_diagnosis
 from seqtasks.tools.explain import (
@@ -33,6 +34,8 @@ from seqtasks.tools.explain import (
     write_html,
 )
 from seqtasks.tools.predict import predict_lines, write_csv_predictions
+from seqtasks.tools.serve import Limits, serve
+from seqtasks.tune import TuneSettings, report_lines, tune
 
 
 def cmd_recipes(args) -> None:
@@ -93,8 +96,6 @@ def cmd_train(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    from seqtasks.tools.tune import TuneSettings, summary_lines, tune  # Optuna only when tuning
-
     if not (args.recipe or args.config):
         raise ConfigError("name a recipe (seqtasks recipes lists them) or a config file with --config")
     settings = TuneSettings(recipe=args.recipe, config_file=args.config, overrides=args.set, space=args.space,
@@ -105,12 +106,10 @@ def cmd_tune(args) -> None:
                             keep_pruned=args.keep_pruned, cv_folds=args.cv_folds, seed=args.seed)
     summary = tune(settings)
     out = Path(settings.out or Path("runs") / f"tune-{summary['recipe']}")
-    print("\n".join(summary_lines(summary, out)))
+    print("\n".join(report_lines(summary, out)))
 
 
 def cmd_serve(args) -> None:
-    from seqtasks.tools.serve import Limits, serve
-
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
                     max_tokens=args.max_tokens, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
     serve(args.runs, backend=args.backend, int8=args.int8, host=args.host, port=args.port,
@@ -234,7 +233,6 @@ def cmd_bench(args) -> None:
             write_json(args.json, result)
         return
     if args.serve:
-        from seqtasks.experiments.serve_bench import run_serve_bench, serve_table  # the serve extra
         result = run_serve_bench(args.serve, quick=args.quick, log=log)
         print(serve_table(result))
         if args.json:

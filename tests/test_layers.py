@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # lowest first; a module may import its own layer and the ones before it
 LAYERS = ["seqtasks.core", "seqtasks.data", "seqtasks.model", "heads", "seqtasks.tasks", "seqtasks.engine",
-          "seqtasks.tools", "seqtasks.experiments", "seqtasks", "recipes", "seqtasks.api", "seqtasks.export", "seqtasks.cli", "seqtasks.__main__"]
+          "seqtasks.tools", "seqtasks.experiments", "seqtasks", "recipes", "seqtasks.api", "seqtasks.tune", "seqtasks.export", "seqtasks.cli", "seqtasks.__main__"]
 PROJECT = ("seqtasks", "heads", "recipes")
 
 

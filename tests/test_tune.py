@@ -19,7 +19,7 @@ from seqtasks.core.space import parse_dimension, parse_space
 from seqtasks.engine.loggers import make_loggers
 from seqtasks.engine.run import RunFolder
 from seqtasks.tasks import TASKS, get_task
-from seqtasks.tools.tune import TuneSettings, differences, resolve_search, run_trial, toml_text
+from seqtasks.tune import TuneSettings, differences, resolve_search, run_trial, toml_text
 
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState

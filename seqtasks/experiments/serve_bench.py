@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,15 +81,15 @@ def start_server(run_dir: Path, backend: str, batching: bool, threads: int) -> t
         command += ["--max-batch-tokens", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    import httpx
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SeqtasksError(f"bench --serve: the server stopped: {process.stderr.read()[-500:]}")
         try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
+            with urllib.request.urlopen(f"{url}/ready", timeout=1) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:  # not listening yet, or 503 while loading
             time.sleep(0.2)
     process.kill()
     raise SeqtasksError("bench --serve: the server did not become ready in 120 s")

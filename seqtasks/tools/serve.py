@@ -29,6 +29,8 @@ import traceback
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,9 @@ import torch
 from seqtasks.core.errors import ConfigError, SeqtasksError
 from seqtasks.data.arrow_tokens import rows_in_memory
 from seqtasks.engine.run import LoadedRun, RunFolder, load_run, read_json
+from seqtasks.tasks.inference import gather_rows
 from seqtasks.tools.batcher import DynamicBatcher
+from seqtasks.tools.deploy import load_deployed
 from seqtasks.tools.predict import embed_texts, predict_rows
 
 OPEN_PATHS = ("/health", "/ready")  # answered without a key, for load balancers
@@ -45,9 +49,9 @@ OPEN_PATHS = ("/health", "/ready")  # answered without a key, for load balancers
 
 def fastapi_modules():
     try:
-        import fastapi
-        import prometheus_client
-        import uvicorn
+        import fastapi  # optional: the serve extra
+        import prometheus_client  # optional: the serve extra
+        import uvicorn  # optional: the serve extra
     except ImportError:
         raise SeqtasksError("seqtasks serve needs FastAPI, uvicorn and prometheus-client: "
                             "pip install 'seqtasks[serve]'") from None
@@ -120,7 +124,6 @@ def explain_rows(model: ServedModel, texts: list[str]) -> list[dict]:
     """Per text: its tokens and predict's record, with the attention weights [heads][tokens] of an
     attention-pooled classifier, or each token's tag probabilities (softmax of the emissions; with a
     CRF the tags shown are the Viterbi path's, the probabilities each token's own)."""
-    from seqtasks.tasks.inference import gather_rows
     run = model.run
     records = predict_rows(run, [[text] for text in texts])
     real = [i for i, record in enumerate(records) if "error" not in record]
@@ -152,7 +155,6 @@ def model_name(spec: str) -> tuple[str, Path]:
 def load_models(specs: list[str], backend: str, int8: bool, threads: int) -> list[ServedModel]:
     """Each run (a multi-task run: each of its tasks, as NAME.TASK), loaded and checked before the
     server starts: a broken run is one line at start, not a 500 later."""
-    from seqtasks.tools.deploy import load_deployed
     models: list[ServedModel] = []
     for spec in specs:
         name, path = model_name(spec)
@@ -252,11 +254,11 @@ async def reply(send, status: int, message: str) -> None:
 def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors_origins: tuple[str, ...] = ()):
     """The FastAPI app over loaded models; it starts a batcher per model and warms each up."""
     fastapi, prometheus, _ = fastapi_modules()
-    from fastapi import Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from pydantic import BaseModel, ConfigDict
-    from starlette.exceptions import HTTPException
+    from fastapi import Request  # optional: the serve extra
+    from fastapi.exceptions import RequestValidationError  # optional: the serve extra
+    from fastapi.responses import HTMLResponse, JSONResponse, Response  # optional: the serve extra
+    from pydantic import BaseModel, ConfigDict  # optional: the serve extra
+    from starlette.exceptions import HTTPException  # optional: the serve extra
 
     registry = prometheus.CollectorRegistry()
     requests = prometheus.Counter("seqtasks_requests", "Requests answered", ["model", "endpoint", "status"],
@@ -291,7 +293,7 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
     app = fastapi.FastAPI(title="seqtasks", version=version(), lifespan=lifespan,
                           description="Trained seqtasks runs: predict, embed, explain.")
     if cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
+        from fastapi.middleware.cors import CORSMiddleware  # optional: the serve extra
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
 
@@ -440,8 +442,6 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
 
 
 def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
     try:
         return package_version("seqtasks")
     except PackageNotFoundError:

@@ -88,7 +88,7 @@ class Search:
 
 def optuna_module():
     try:
-        import optuna
+        import optuna  # optional: the tune extra
     except ImportError:
         raise SeqtasksError("seqtasks tune needs Optuna: pip install 'seqtasks[tune]'") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -152,8 +152,7 @@ class TrialReporter:
             return  # training raises DivergedError on it next
         self.trial.report(value, self.offset + record["epoch"])
         if self.trial.should_prune():
-            import optuna
-            raise optuna.TrialPruned(f"dev {self.metric} {value:.4f} at epoch {record['epoch']}")
+            raise optuna_module().TrialPruned(f"dev {self.metric} {value:.4f} at epoch {record['epoch']}")
 
     def close(self) -> None:
         pass
@@ -168,8 +167,7 @@ def objective_value(record: dict, metric: str) -> float:
 
 def run_trial(search: Search, trial, keep_pruned: bool) -> float:
     """Train one trial into OUT/trials/NNNN and return its objective (NaN marks a failed trial)."""
-    import optuna
-
+    optuna = optuna_module()
     params = {key: dimension.suggest(trial) for key, dimension in search.space.items()}
     config = trial_config(search, params)
     folder = search.out / "trials" / f"{trial.number:04d}"
@@ -217,12 +215,12 @@ def open_study(search: Search, settings: TuneSettings, sampler_seed: int):
 
 
 def counted_states():
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
 def finished(study) -> list:
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     return [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
 
 
@@ -230,7 +228,7 @@ def fail_interrupted(study, out: Path) -> int:
     """Trials left RUNNING by a process of this machine that no longer exists (kill -9) are marked
     failed, their half-written folders removed and their values queued again, so the study neither
     loses them nor counts them done."""
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     host, failed = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get("host") == host and not process_alive(trial.user_attrs.get("pid", -1)):
@@ -258,7 +256,7 @@ def work(search: Search, settings: TuneSettings, worker: int, bar: tqdm | None =
     count is the study's, so every process working on it stops at the same total: a trial numbered
     after the target was reached (two processes asking at once) is told failed, as surplus, unrun."""
     optuna = optuna_module()
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     study = open_study(search, settings, settings.seed)
     # Seeded, but not replaying the draws a resumed or parallel study already made.
     study.sampler = optuna.samplers.TPESampler(seed=settings.seed + 1000 * worker + len(study.trials))
@@ -362,7 +360,7 @@ class Confirmed:
 def confirm(search: Search, settings: TuneSettings, study) -> list[Confirmed]:
     """The best --confirm trials, each trained once per confirm seed (the trial itself stands for its own
     seed), ranked by mean: a single-seed lead smaller than the seed spread is luck."""
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if math.isfinite(t.value)]
     top = sorted(complete, key=lambda t: t.value, reverse=not search.minimize)[:settings.confirm]
     results = []
@@ -437,7 +435,7 @@ def write_best(search: Search, params: dict, path: Path, note: str) -> None:
 def write_plots(study, out: Path) -> list[str]:
     """Optimization history, parameter importances and the trials' learning curves, where there is
     enough to draw (importances need two finished trials that differ)."""
-    from optuna.visualization import matplotlib as views
+    from optuna.visualization import matplotlib as views  # optional: the tune extra
     written = []
     for name, draw in (("history", views.plot_optimization_history), ("importances", views.plot_param_importances),
                        ("curves", views.plot_intermediate_values)):
@@ -498,7 +496,7 @@ def summarize(search: Search, settings: TuneSettings, study, started: float) -> 
     """trials.csv, the confirmation, best.toml, summary.json and the plots; `started`: monotonic time
     the command began (the summary gives the search's and the confirmation's minutes apart)."""
     searched = time.monotonic() - started
-    from optuna.trial import TrialState
+    TrialState = optuna_module().trial.TrialState
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
     by_state = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
     frame = study.trials_dataframe()
@@ -521,7 +519,7 @@ def summarize(search: Search, settings: TuneSettings, study, started: float) -> 
     return summary
 
 
-def summary_lines(summary: dict, out: Path) -> list[str]:
+def report_lines(summary: dict, out: Path) -> list[str]:
     states = summary["trials"]
     lines = [(f"{states['complete']} trials complete, {states['pruned']} pruned, {states['fail']} failed, "
               f"{summary['search_seconds'] / 60:.1f} min searching, {summary['seconds'] / 60:.1f} in all; best single trial {summary['best_trial']['number']}: "
