@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import multiprocessing
 import os
@@ -35,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from seqtasks.api import resolve_config
-from seqtasks.core.checkpoint import atomic_write, write_json
+from seqtasks.core.checkpoint import atomic_write, strict_json, write_json
 from seqtasks.core.config import MultiTaskConfig, RunConfig, apply_overrides, check_values, read_config_file, to_dict
 from seqtasks.core.errors import ConfigError, RunFolderError, SeqtasksError
 from seqtasks.core.plots import save_figure
@@ -401,7 +400,7 @@ def toml_text(data: dict, table: str = "") -> str:
             if isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, str):
-                text = json.dumps(value, ensure_ascii=False)
+                text = strict_json(value, ensure_ascii=False)
             else:
                 text = repr(value)
             lines.append(f"{key} = {text}")
@@ -428,7 +427,7 @@ def write_best(search: Search, params: dict, path: Path, note: str) -> None:
     if search.recipe_folds:
         config.data.folds = search.recipe_folds  # the real recipe, not the trials' proxy
     chosen = differences(to_dict(config), to_dict(search.module.Config()))
-    text = f"# {note}\n# seqtasks train --config {path}\nrecipe = {json.dumps(config.recipe)}\n" + toml_text(chosen)
+    text = f"# {note}\n# seqtasks train --config {path}\nrecipe = {strict_json(config.recipe)}\n" + toml_text(chosen)
     atomic_write(path, lambda temp: Path(temp).write_text(text))
 
 

@@ -11,7 +11,6 @@ as they would on a one-box deployment; the ratios are measured in one run.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from seqtasks.core.checkpoint import strict_json
 from seqtasks.core.errors import ConfigError, SeqtasksError
 from seqtasks.engine.prepare import read_split
 from seqtasks.engine.run import RunFolder, load_run
@@ -123,7 +123,7 @@ class Connection:
 async def load(url: str, name: str, texts: list[str], clients: int, requests: int, seconds: float) -> dict:
     """`clients` concurrent connections, each posting one text at a time, until `requests` or `seconds`."""
     host, port = url.removeprefix("http://").split(":")
-    bodies = [json.dumps({"texts": [text]}).encode() for text in texts]
+    bodies = [strict_json({"texts": [text]}).encode() for text in texts]
     latencies: list[float] = []
     tokens = errors = sent = 0
     stop = time.monotonic() + seconds

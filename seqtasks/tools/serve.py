@@ -20,7 +20,6 @@ one message, never a traceback; CORS is off unless an origin is named; no endpoi
 
 import hmac
 import ipaddress
-import json
 import re
 import signal
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import torch
 
+from seqtasks.core.checkpoint import strict_json
 from seqtasks.core.errors import ConfigError, SeqtasksError
 from seqtasks.data.arrow_tokens import rows_in_memory
 from seqtasks.engine.run import LoadedRun, RunFolder, load_run, read_json
@@ -245,7 +245,7 @@ class Guard:
 
 
 async def reply(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+    body = strict_json({"error": message}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -466,7 +466,7 @@ def serve(specs: list[str], backend: str = "torch", int8: bool = False, host: st
         torch.set_num_threads(threads)
     models = load_models(specs, backend, int8, threads)
     app = build_app(models, limits, key, cors_origins)
-    print(json.dumps({"serving": [m.name for m in models], "url": f"http://{host}:{port}/",
+    print(strict_json({"serving": [m.name for m in models], "url": f"http://{host}:{port}/",
                       "auth": bool(key)}), flush=True)
     for stop in (signal.SIGTERM, signal.SIGINT):
         # uvicorn shuts down gracefully on these, then re-raises the signal to the handler it found:
