@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("prometheus_client")
 from fastapi.testclient import TestClient
 
+from seqtasks.experiments.serve_bench import free_port
 from seqtasks.tools.serve import Limits, build_app, load_models, read_api_key
 
 SMALL = ["--set", "encoder.hidden_size=16", "--set", "train.epochs=1", "--set", "train.max_steps=20",
@@ -159,12 +159,6 @@ def test_embed_and_explain_answer_what_the_library_computes(runs, data_dir):
     assert tags["tags"] == predict_rows(ner, [["John lives in Paris"]])[0]["tags"]
     assert [sum(p.values()) for p in tags["probabilities"]] == pytest.approx([1.0] * 4, abs=1e-4)
     assert set(tags["probabilities"][0]) == set(ner.labels.labels)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerThread:
