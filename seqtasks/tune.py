@@ -40,6 +40,7 @@ from seqtasks.core.errors import ConfigError, RunFolderError, SeqtasksError
 from seqtasks.core.plots import save_figure
 from seqtasks.core.space import Dimension, override_text, parse_space, space_items
 from seqtasks.engine.loggers import listening
+from seqtasks.engine.prepare import Member, prepare_data, read_split
 from seqtasks.engine.run import RunFolder, read_json
 from seqtasks.engine.sweep import resumable
 from seqtasks.engine.training import DivergedError
@@ -129,6 +130,17 @@ def resolve_search(settings: TuneSettings) -> Search:
         raise ConfigError("the search space is empty: give --space KEY=SPEC, or drop --no-default-space")
     out = Path(settings.out or Path("runs") / f"tune-{base.recipe}")
     return Search(module, base, recipe_folds, space, minimize, out)
+
+
+def check_data(base) -> None:
+    """Read and encode a single-task recipe's data once before the study's folder exists: a missing
+    file or a bad row is then one line, not the same failure in every trial."""
+    if not isinstance(base, RunConfig):
+        return  # a multi-task recipe builds its members itself; its first trial reports a bad one
+    if base.data.folds:
+        read_split(base, base.data.train)
+    else:
+        prepare_data([Member("", base)], base.encoder)
 
 
 def trial_config(search: Search, params: dict[str, Any]):
@@ -461,6 +473,8 @@ def tune(settings: TuneSettings) -> dict:
         raise RunFolderError(f"--resume: {search.out} holds no study (no tune.json); start one without --resume")
     if not settings.resume and search.out.exists() and any(search.out.iterdir()):
         raise RunFolderError(f"{search.out} already holds a study: continue it with --resume, or choose another --out")
+    if not settings.resume:
+        check_data(search.base)
     started = time.monotonic()
     search.out.mkdir(parents=True, exist_ok=True)
     asked = {"recipe": search.base.recipe, "overrides": settings.overrides,

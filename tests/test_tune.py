@@ -188,6 +188,22 @@ def test_a_bad_space_is_one_line_before_any_trial(tmp_path, noisy_csv, capsys, s
     assert not out.exists()
 
 
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "no such data file"),
+    ("label", "no column 'label'"),
+])
+def test_data_a_trial_would_fail_on_is_one_line_before_the_study_folder(tmp_path, capsys, problem, message):
+    path = tmp_path / "tickets.csv"
+    if problem == "label":
+        path.write_text("text,category\nthe printer is down,hardware\n")
+    out = tmp_path / "tune"
+    assert main(["tune", "text-classification", "--set", f"data.train={path}", "--set", "encoder.vectors=",
+                 "--trials", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err.lower() and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
 def test_each_task_kinds_default_space_parses_and_leaves_out_what_its_head_does_not_take():
     for name in TASKS:
         task = get_task(name)
