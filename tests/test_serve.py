@@ -240,7 +240,7 @@ def test_hundreds_of_concurrent_mixed_requests_each_get_their_own_answer(runs, d
     (json.dumps({"texts": ["a b c " * 10]}).encode(), 422, "--max-tokens=20"),
     (b'{"texts": ["a", ', 400, "not valid JSON"),
     (b'["a"]', 422, "must be a JSON object"),
-    (b'{"texts": "a film"}', 422, "texts: Input should be a valid list"),
+    (b'{"texts": "a film"}', 422, "texts: Input should be a valid array"),
     (b'{"texts": [3]}', 422, "texts.0: Input should be a valid string"),
     (b'{"texts": []}', 422, "no texts"),
     (b'{"texts": ["a"], "pairs": [["a", "b"]]}', 422, "exactly one of"),
@@ -287,6 +287,31 @@ def test_keys_are_required_beyond_loopback_and_checked(runs, tmp_path, capsys):
         assert client.get("/metrics").status_code == 401
     assert wrong.status_code == 401 and "API key" in wrong.json()["error"]
     assert right.status_code == 200 and right.json()["predictions"][0]["text"] == "a"
+
+
+def test_json_only_cors_only_when_asked_and_the_schema_lists_the_model_routes(runs):
+    models = load_models([str(runs["sst2"])], "torch", False, 1)
+    with TestClient(build_app(models, Limits())) as client:
+        form = client.post("/v1/models/sst2/predict", content=b'{"texts": ["a"]}',
+                           headers={"content-type": "text/plain"})  # what a cross-site form may send
+        chunked = client.post("/v1/models/sst2/predict", content=iter([b'{"texts": ', b'["a"]}']))
+        plain = client.post("/v1/models/sst2/predict", json={"texts": ["a"]}, headers={"Origin": "https://x.test"})
+        schema = client.get("/openapi.json").json()
+    assert form.status_code == 415 and "application/json" in form.json()["error"]
+    assert chunked.status_code == 200 and chunked.json()["predictions"][0]["text"] == "a"
+    assert "access-control-allow-origin" not in plain.headers
+    assert {"/v1/models/{name}/predict", "/v1/models/{name}/embed", "/v1/models/{name}/explain"} <= set(schema["paths"])
+    body = schema["paths"]["/v1/models/{name}/predict"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/Texts")
+    with TestClient(build_app(models, Limits(), cors_origins=("https://x.test",))) as client:
+        allowed = client.post("/v1/models/sst2/predict", json={"texts": ["a"]}, headers={"Origin": "https://x.test"})
+        preflight = client.options("/v1/models/sst2/predict", headers={
+            "Origin": "https://x.test", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        other = client.post("/v1/models/sst2/predict", json={"texts": ["a"]}, headers={"Origin": "https://y.test"})
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "https://x.test"
+    assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in other.headers
 
 
 def test_sigterm_answers_every_request_in_flight_then_exits(runs, data_dir):
