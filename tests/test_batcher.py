@@ -109,3 +109,31 @@ def test_a_lone_request_is_answered_at_any_wait(wait):
     batcher = DynamicBatcher(Recorder(), max_batch_tokens=8192, max_wait_ms=wait)
     assert run(batcher.submit("predict", ["x"], 1)) == [("predict", "x")]
     batcher.close()
+
+
+def test_clients_that_send_again_when_answered_are_gathered_into_one_call_again():
+    """4 clients answered together send again 3 ms apart; the server has accepted only those that have
+    arrived (pending), so the worker catches up with it after the first. Expecting the last call's 4
+    again, it waits for the rest (within max_wait_ms) instead of running the first alone."""
+    handler = Recorder()
+    accepted = 0
+    batcher = DynamicBatcher(handler, max_batch_tokens=1000, max_wait_ms=2000, pending=lambda: accepted)
+
+    async def client(k: int, delay: float):
+        nonlocal accepted
+        await asyncio.sleep(delay)
+        accepted += 1
+        try:
+            return await batcher.submit("predict", [k], 1)
+        finally:
+            accepted -= 1
+
+    async def main():
+        first = await asyncio.gather(*(client(k, 0) for k in range(4)))
+        again = await asyncio.gather(*(client(k, 0.003 * k) for k in range(4)))
+        return first, again
+
+    first, again = run(main())
+    batcher.close()
+    assert first == again == [[("predict", k)] for k in range(4)]
+    assert [rows for _, rows in handler.calls] == [[0, 1, 2, 3], [0, 1, 2, 3]]

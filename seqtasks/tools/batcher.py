@@ -7,9 +7,13 @@ answers in order. The model runs on this thread, never on the server's event loo
 pass does not hold up /health. A request larger than the budget runs alone; `max_batch_tokens=1`
 therefore turns batching off (each request is its own pass), which is what `bench --serve` compares.
 
-The wait is only for requests known to be coming: given `pending()` (the requests the server has
-accepted for this model), the worker stops gathering once it holds them all, so a lone client pays
-no `max_wait_ms` and 64 clients are gathered as soon as the 64th arrives.
+The wait is only for requests expected to come: given `pending()` (the requests the server has
+accepted for this model), the worker stops gathering once it holds them all and as many as its last
+call held. A lone client therefore pays no `max_wait_ms`, and clients that send again as soon as they
+are answered are gathered into one call again, rather than split wherever the worker catches up with
+the server's reading of their requests (64 such clients on an sst2 run: 44 requests a call without
+the second rule, 60 with it, and 12% more requests/s). A drop in traffic costs one call's wait, at
+most `max_wait_ms`.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ class DynamicBatcher:
         self.on_batch = on_batch or (lambda rows: None)
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.carried: Job | None = None  # taken while gathering, but for the next call
+        self.last_jobs = 1  # requests the last call held: how many to expect again
         self.thread = threading.Thread(target=self.loop, name=f"batcher-{name}", daemon=True)
         self.thread.start()
 
@@ -75,8 +80,9 @@ class DynamicBatcher:
         jobs, tokens = [first], first.tokens
         deadline = time.monotonic() + self.max_wait
         while tokens < self.max_tokens:
-            if self.pending is not None and self.pending() <= len(jobs) and self.jobs.empty():
-                break  # every request on its way is here
+            all_here = self.pending is not None and self.pending() <= len(jobs) and self.jobs.empty()
+            if all_here and len(jobs) >= self.last_jobs:
+                break  # every request on its way is here, and as many as last time
             try:
                 job = self.next_job(deadline - time.monotonic())
             except queue.Empty:
@@ -98,6 +104,7 @@ class DynamicBatcher:
                 stop = True
                 continue
             jobs, stopping = self.gather(first)
+            self.last_jobs = len(jobs)
             stop = stop or stopping
             self.run(jobs)
         while True:  # shutdown: whatever is still queued is answered, not dropped
