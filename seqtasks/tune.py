@@ -37,7 +37,7 @@ from seqtasks.api import resolve_config
 from seqtasks.core.checkpoint import atomic_write, strict_json, write_json
 from seqtasks.core.config import MultiTaskConfig, RunConfig, apply_overrides, check_values, read_config_file, to_dict
 from seqtasks.core.errors import ConfigError, RunFolderError, SeqtasksError
-from seqtasks.core.plots import save_figure
+from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.core.space import Dimension, override_text, parse_space, space_items
 from seqtasks.engine.loggers import listening
 from seqtasks.engine.prepare import Member, prepare_data, read_split
@@ -217,7 +217,8 @@ def open_study(search: Search, settings: TuneSettings, sampler_seed: int):
         storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     # Not before epoch 4: a moving average of the weights (train.average) and low rates start slowly, and
     # a median pruner from epoch 2 stopped such trials in a measured sst2 study before they could catch up.
-    pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3),
+    # Epochs count from 1, and Optuna prunes from step n_warmup_steps on.
+    pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=4),
               "halving": optuna.pruners.SuccessiveHalvingPruner(),
               "none": optuna.pruners.NopPruner()}[settings.pruner]
     return optuna.create_study(study_name=settings.study, storage=storage, load_if_exists=True,
@@ -449,7 +450,7 @@ def write_plots(study, out: Path) -> list[str]:
     from optuna.visualization import matplotlib as views  # optional: the tune extra
     written = []
     for name, draw in (("history", views.plot_optimization_history), ("importances", views.plot_param_importances),
-                       ("curves", views.plot_intermediate_values)):
+                       ("curves", plot_curves)):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "importances will be equal" on a tiny study
@@ -462,6 +463,35 @@ def write_plots(study, out: Path) -> list[str]:
         save_figure(figure, out / f"{name}.png")
         written.append(f"{name}.png")
     return written
+
+
+def plot_curves(study):
+    """Each trial's dev curve by epoch (a cross-validated trial: its first fold's), the pruned in grey
+    and the best single trial in bold. Optuna's own plot gives each trial a legend entry, which takes
+    over the figure once there are a few dozen."""
+    curves = [(trial, sorted((step, value) for step, value in trial.intermediate_values.items()
+                             if step < STEPS_PER_RUN)) for trial in study.trials]
+    curves = [(trial, points) for trial, points in curves if points]
+    if not curves:
+        raise ValueError("no trial reported a dev score")
+    best = best_trial(study)
+    TrialState = optuna_module().trial.TrialState
+    axes = pyplot().subplots()[1]
+    styles = {TrialState.COMPLETE: ("tab:blue", 1.0, "complete"), TrialState.PRUNED: ("0.7", 0.8, "pruned")}
+    labelled = set()
+    for trial, points in curves:
+        color, width, label = styles.get(trial.state, ("tab:red", 0.8, "failed"))
+        if best is not None and trial.number == best.number:
+            color, width, label = "tab:orange", 2.5, f"best single trial ({trial.number})"
+        axes.plot(*zip(*points), color=color, linewidth=width, marker=".", markersize=3,
+                  label=None if label in labelled else label, zorder=3 if color == "tab:orange" else 2)
+        labelled.add(label)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"dev {curves[0][0].user_attrs.get('metric', 'metric')}")
+    axes.set_title(f"{len(curves)} trials' dev curves")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return axes
 
 
 def tune(settings: TuneSettings) -> dict:

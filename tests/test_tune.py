@@ -19,7 +19,7 @@ from seqtasks.core.space import parse_dimension, parse_space
 from seqtasks.engine.loggers import make_loggers
 from seqtasks.engine.run import RunFolder
 from seqtasks.tasks import TASKS, get_task
-from seqtasks.tune import TuneSettings, differences, resolve_search, run_trial, toml_text
+from seqtasks.tune import TuneSettings, differences, open_study, resolve_search, run_trial, toml_text
 
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState
@@ -129,6 +129,23 @@ def test_the_median_pruner_stops_the_trial_whose_curve_is_worst(tmp_path, noisy_
     with pytest.raises(optuna.TrialPruned):
         run_trial(search, kept, keep_pruned=True)
     assert (tmp_path / "trials" / f"{kept.number:04d}").is_dir()
+
+
+def test_the_default_pruner_waits_for_four_trials_and_four_epochs(tmp_path, noisy_csv):
+    settings = TuneSettings(recipe="text-classification", overrides=[f"data.train={noisy_csv}"],
+                            space=["train.lr=log:1e-3:1e-2"], default_space=False, out=str(tmp_path))
+    study = open_study(resolve_search(settings), settings, 13)
+    for _ in range(4):
+        done = study.ask()
+        for epoch in range(1, 6):
+            done.report(0.9, epoch)
+        study.tell(done, 0.9)
+    hopeless = study.ask()
+    for epoch in range(1, 4):
+        hopeless.report(0.1, epoch)
+        assert not hopeless.should_prune(), f"pruned at epoch {epoch}"
+    hopeless.report(0.1, 4)
+    assert hopeless.should_prune()
 
 
 def test_two_processes_on_one_journal_finish_n_trials_between_them(tmp_path, noisy_csv):
