@@ -6,7 +6,8 @@ sending one dev sentence per request, bounded in requests and in seconds. Report
 tokens/s and p50/p95/p99 latency, next to what the same model does without a server in this process
 (predict_rows over the same sentences at batch 256: the server's ceiling) and its batch-1 time (the
 floor of a lone request's latency). The server and the load generator share this machine's cores,
-as they would on a one-box deployment; the ratios are measured in one run.
+as they would on a one-box deployment; the ratios are measured in one run, each cell the median of
+interleaved rounds (3 by default; --quick: 1).
 """
 from __future__ import annotations
 
@@ -160,29 +161,43 @@ async def load(url: str, name: str, texts: list[str], clients: int, requests: in
             "p50_ms": quantile(0.50), "p95_ms": quantile(0.95), "p99_ms": quantile(0.99)}
 
 
-def bench_run(run_dir: Path, quick: bool, threads: int, log: Callable[[str], None]) -> dict:
+def bench_run(run_dir: Path, quick: bool, threads: int, rounds: int, log: Callable[[str], None]) -> dict:
+    """Both servers of a backend (batching on and off) stay up while `rounds` rounds go over every
+    cell in turn, the bare model's reference included; each cell reports its median round, so a slow
+    minute of a shared machine weighs on every cell alike instead of on whichever ran then."""
     texts = dev_texts(run_dir, 2000)
     if not RunFolder(run_dir).graph(int8=True).is_file():
         log(f"bench --serve: exporting {run_dir}")
         export_run(run_dir, int8=True)
     torch.set_num_threads(threads)
-    result = {"run": str(run_dir), "recipe": load_run(run_dir).config.recipe, "threads": threads, "backends": []}
+    result = {"run": str(run_dir), "recipe": load_run(run_dir).config.recipe, "threads": threads,
+              "rounds": rounds, "backends": []}
     for backend in ("torch", "onnx int8"):
         run = load_run(run_dir) if backend == "torch" else load_deployed(run_dir, int8=True, threads=threads)
-        bare = bare_model(run, texts)
-        rows = []
-        for batching in (True, False):
-            process, url = start_server(run_dir, backend, batching, threads)
-            try:
-                for clients in CLIENTS:
-                    requests = (50 if quick else 400) * (1 if clients == 1 else 2 if clients == 8 else 4)
-                    log(f"bench --serve: {result['recipe']}, {backend}, batching {'on' if batching else 'off'}, "
-                        f"{clients} client(s)")
-                    row = asyncio.run(load(url, Path(run_dir).name, texts, clients, requests, 10 if quick else 60))
-                    rows.append({"batching": batching, **row})
-            finally:
+        servers: dict[bool, tuple[subprocess.Popen, str]] = {}
+        cells: dict[tuple[bool, int], list[dict]] = {}
+        bares: list[dict] = []
+        try:
+            for batching in (True, False):
+                servers[batching] = start_server(run_dir, backend, batching, threads)
+                # unmeasured: a fresh process's first requests pay for lazy imports and first-seen shapes
+                asyncio.run(load(servers[batching][1], Path(run_dir).name, texts, 8, 50 if quick else 400, 30))
+            for round_index in range(rounds):
+                bares.append(bare_model(run, texts))
+                for batching, (_, url) in servers.items():
+                    for clients in CLIENTS:
+                        requests = (50 if quick else 400) * (1 if clients == 1 else 2 if clients == 8 else 4)
+                        log(f"bench --serve: {result['recipe']}, {backend}, batching {'on' if batching else 'off'}, "
+                            f"{clients} client(s), round {round_index + 1}/{rounds}")
+                        cells.setdefault((batching, clients), []).append(
+                            asyncio.run(load(url, Path(run_dir).name, texts, clients, requests, 10 if quick else 60)))
+        finally:
+            for process, _ in servers.values():
                 process.terminate()
                 process.wait(30)
+        rows = [{"batching": batching, **median_row(cells[(batching, clients)])}
+                for batching in (True, False) for clients in CLIENTS]
+        bare = median_row(bares)
         on64, off64 = (next(r for r in rows if r["batching"] is b and r["clients"] == 64) for b in (True, False))
         one = next(r for r in rows if r["batching"] and r["clients"] == 1)
         result["backends"].append({
@@ -195,20 +210,31 @@ def bench_run(run_dir: Path, quick: bool, threads: int, log: Callable[[str], Non
     return result
 
 
-def run_serve_bench(run_dirs: list[str], quick: bool = False, threads: int = 1,
+def median_row(rounds: list[dict]) -> dict:
+    """Each number's median over the rounds (the counts too), with the rounds' requests/s beside it."""
+    row = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    if "requests_per_s" in row:
+        row["requests_per_s_rounds"] = [r["requests_per_s"] for r in rounds]
+    return row
+
+
+def run_serve_bench(run_dirs: list[str], quick: bool = False, threads: int = 1, rounds: int = 3,
                     log: Callable[[str], None] = print) -> dict:
-    return {"runs": [bench_run(Path(run_dir), quick, threads, log) for run_dir in run_dirs]}
+    if rounds < 1:
+        raise ConfigError(f"--rounds {rounds}: expected at least 1")
+    return {"runs": [bench_run(Path(run_dir), quick, threads, 1 if quick else rounds, log) for run_dir in run_dirs]}
 
 
 def serve_table(result: dict) -> str:
-    lines = ["| run | backend | batching | clients | requests/s | tokens/s | p50 ms | p95 ms | p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | backend | batching | clients | requests/s | (rounds) | tokens/s | p50 ms | p95 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for run in result["runs"]:
         for backend in run["backends"]:
             for row in backend["rows"]:
                 lines.append(f"| {run['recipe']} | {backend['backend']} | {'on' if row['batching'] else 'off'} | "
-                             f"{row['clients']} | {row['requests_per_s']:,.0f} | {row['tokens_per_s']:,.0f} | "
+                             f"{row['clients']} | {row['requests_per_s']:,.0f} | "
+                             f"{' '.join(f'{r:,.0f}' for r in row['requests_per_s_rounds'])} | {row['tokens_per_s']:,.0f} | "
                              f"{row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} |")
             summary.append(f"{run['recipe']}, {backend['backend']}: at 64 clients batching serves "
                            f"{backend['batching_speedup_64']:.1f}x the requests/s of no batching and "
