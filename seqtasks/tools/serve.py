@@ -272,13 +272,12 @@ async def reply(send, status: int, data: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def validation_message(errors: list[dict], where_prefix: int) -> tuple[int, str]:
-    """pydantic's first complaint about a body as (status, one line); `where_prefix`: how many parts of
-    its location name the body itself (FastAPI's errors start with "body")."""
+def validation_message(errors: list[dict]) -> tuple[int, str]:
+    """pydantic's first complaint about a request's body as (status, one line)."""
     first = errors[0]
     if first.get("type") == "json_invalid":
         return 400, f"the body is not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}"
-    where = ".".join(str(part) for part in first.get("loc", ())[where_prefix:])
+    where = ".".join(str(part) for part in first.get("loc", ()))
     if not where:  # the body as a whole: not an object
         return 422, 'the body must be a JSON object such as {"texts": ["..."]}'
     return 422, f"{where}: {first['msg']}"
@@ -288,7 +287,6 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
     """The FastAPI app over loaded models; it starts a batcher per model and warms each up."""
     fastapi, prometheus, _ = fastapi_modules()
     from fastapi import Request  # optional: the serve extra
-    from fastapi.exceptions import RequestValidationError  # optional: the serve extra
     from fastapi.responses import HTMLResponse, JSONResponse, Response  # optional: the serve extra
     from pydantic import BaseModel, ConfigDict, ValidationError  # optional: the serve extra
     from starlette.exceptions import HTTPException  # optional: the serve extra
@@ -328,10 +326,6 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        return error(*validation_message(exc.errors(), 1))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -400,7 +394,7 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
             try:
                 body = Texts.model_validate_json(raw)
             except ValidationError as problem:
-                raise RequestError(*validation_message(problem.errors(), 0)) from None
+                raise RequestError(*validation_message(problem.errors())) from None
             rows, tokens = rows_of(model, body, endpoint)
             try:
                 return 200, {ENDPOINTS[endpoint]: await model.batcher.submit(endpoint, rows, tokens)}
@@ -420,12 +414,11 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
             latency.labels(label, endpoint).observe(time.perf_counter() - started)
 
     def declare(endpoint: str, summary: str) -> None:
-        """The route in the OpenAPI schema (/docs, with its body model); Front answers it before FastAPI
-        routes anything, through the same `answer`, which this handler also calls."""
+        """The route in the OpenAPI schema, where /docs shows its body model. Front answers these paths
+        before FastAPI routes anything, so the handler never runs."""
 
         async def handler(name: str, body: Texts):
-            status, data = await answer(name, endpoint, body.model_dump_json(exclude_unset=True).encode())
-            return JSONResponse(data, status_code=status)
+            raise RuntimeError(f"POST /v1/models/{name}/{endpoint} is answered by Front, not FastAPI")
 
         app.post(f"/v1/models/{{name}}/{endpoint}", summary=summary, name=endpoint)(handler)
 
