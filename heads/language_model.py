@@ -4,7 +4,8 @@ classifier or tagger later starts from (encoder.init).
 
 The forward half of h_t has read tokens 1..t and the backward half tokens t..T, so neither sees the
 token it predicts. That holds for one bidirectional nn.LSTM layer; from the second layer on, nn.LSTM
-feeds both directions' outputs into each direction, so the task refuses more than one layer.
+feeds both directions' outputs into each direction, so more layers need `encoder.cell=separate_stacks`
+(a forward and a backward stack, as ELMo has) and the task refuses them otherwise.
 
 Output words are the run's most frequent training words (the first `labels` ids of the vocabulary,
 which is ordered by frequency); rarer ones are predicted as <unk>. One adaptive softmax (Grave et al.

@@ -24,6 +24,10 @@ def ragged_batch(lengths, vocab_size=50, pad_to=None, seed=0):
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_final_state_equals_encoding_each_row_alone(cell, num_layers, bidirectional):
     torch.manual_seed(0)
+    if cell == "separate_stacks" and not bidirectional:
+        with pytest.raises(ValueError, match="leave encoder.bidirectional on"):
+            LSTMEncoder(50, 8, 6, num_layers=num_layers, bidirectional=False, cell=cell)
+        return
     encoder = LSTMEncoder(50, 8, 6, num_layers=num_layers, bidirectional=bidirectional, cell=cell).eval()
     token_ids, lengths = ragged_batch([5, 1, 7, 3])
     out = encoder(token_ids, lengths)
@@ -95,8 +99,54 @@ def test_reference_cell_matches_nn_lstm_outputs_and_gradients(num_layers, bidire
     torch.testing.assert_close(slow.rnn.layers[0][0].forget_gate.weight.grad, expected, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_separate_stacks_are_a_forward_and_a_backward_nn_lstm_each_reading_its_row_alone(num_layers):
+    """The oracle: each stack run by itself on one row's embeddings, the backward one on the row reversed."""
+    torch.manual_seed(5)
+    encoder = LSTMEncoder(50, 8, 6, num_layers=num_layers, cell="separate_stacks", dropout=0.3).eval()
+    token_ids, lengths = ragged_batch([5, 1, 7, 3], seed=6)
+    out = encoder(token_ids, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        embedded = encoder.embedding(token_ids[row : row + 1, :n])
+        forward, (h_forward, _) = encoder.rnn.forward_stack(embedded)
+        backward, (h_backward, _) = encoder.rnn.backward_stack(embedded.flip(1))
+        torch.testing.assert_close(out.states[row, :n], torch.cat([forward[0], backward[0].flip(0)], dim=-1))
+        torch.testing.assert_close(out.final[row], torch.cat([h_forward[-1, 0], h_backward[-1, 0]]))
+
+
+def test_one_layer_of_separate_stacks_computes_what_a_bidirectional_nn_lstm_does():
+    torch.manual_seed(7)
+    separate = LSTMEncoder(50, 8, 6, cell="separate_stacks").eval()
+    joint = LSTMEncoder(50, 8, 6, cell="lstm").eval()
+    joint.embedding.load_state_dict(separate.embedding.state_dict())
+    weights = {**separate.rnn.forward_stack.state_dict(),
+               **{f"{name}_reverse": value for name, value in separate.rnn.backward_stack.state_dict().items()}}
+    joint.rnn.load_state_dict(weights)
+    token_ids, lengths = ragged_batch([4, 6, 2], seed=8)
+    torch.testing.assert_close(separate(token_ids, lengths).states, joint(token_ids, lengths).states)
+    torch.testing.assert_close(separate(token_ids, lengths).final, joint(token_ids, lengths).final)
+
+
+@pytest.mark.parametrize("cell,blind", [("separate_stacks", True), ("lstm", False)])
+def test_with_two_layers_only_separate_stacks_keep_each_direction_from_the_others_tokens(cell, blind):
+    """Changing token t+1 must leave the forward states up to t alone, and changing token t-1 the backward
+    states from t on; a bidirectional nn.LSTM's second layer reads both directions, so there they move."""
+    torch.manual_seed(9)
+    encoder = LSTMEncoder(50, 8, 6, num_layers=2, cell=cell).eval()
+    token_ids, lengths = ragged_batch([6], seed=10)
+    t, hidden = 2, 6
+    states = encoder(token_ids, lengths).states[0]
+    next_changed, previous_changed = token_ids.clone(), token_ids.clone()
+    next_changed[0, t + 1] = token_ids[0, t + 1] % 49 + 1
+    previous_changed[0, t - 1] = token_ids[0, t - 1] % 49 + 1
+    forward = encoder(next_changed, lengths).states[0, : t + 1, :hidden]
+    backward = encoder(previous_changed, lengths).states[0, t:, hidden:]
+    assert torch.allclose(forward, states[: t + 1, :hidden]) is blind
+    assert torch.allclose(backward, states[t:, hidden:]) is blind
+
+
 def test_unknown_cell_lists_valid_names():
-    with pytest.raises(ValueError, match="valid cells: lstm, no_output_gate, reference, rnn, tied_gates"):
+    with pytest.raises(ValueError, match="valid cells: lstm, no_output_gate, reference, rnn, separate_stacks, tied_gates"):
         LSTMEncoder(10, 4, 4, cell="gru")
 
 

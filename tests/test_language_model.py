@@ -32,20 +32,23 @@ def corpus(path, data_dir, rows=400, gz=False):
     return lines
 
 
-def tiny_model(chars=False):
+def tiny_model(chars=False, num_layers=1):
     vocab = Vocab(["<pad>", "<unk>", *[f"w{i}" for i in range(30)]])
+    cell = "separate_stacks" if num_layers > 1 else "lstm"
     config = RunConfig(task="language-model", encoder=EncoderConfig(embedding_dim=6, hidden_size=5, dropout=0.0,
-                                                                    vectors="", chars=chars, char_features=4),
+                                                                    vectors="", chars=chars, char_features=4,
+                                                                    num_layers=num_layers, cell=cell),
                        head=HeadConfig(name="language-model", dropout=0.0))
     torch.manual_seed(0)
     return build_model(config, len(vocab), vocab.tokens[:20]).eval(), vocab
 
 
-@pytest.mark.parametrize("chars", [False, True])
-def test_no_token_reaches_its_own_prediction(chars):
+@pytest.mark.parametrize("chars,num_layers", [(False, 1), (True, 1), (False, 2), (True, 2)])
+def test_no_token_reaches_its_own_prediction(chars, num_layers):
     """Changing token t+1 leaves the forward distribution at t unchanged, and changing token t-1 the
-    backward distribution at t; changing token t itself moves both (so the check can fail)."""
-    model, vocab = tiny_model(chars)
+    backward distribution at t; changing token t itself moves both (so the check can fail). Two layers
+    are separate forward and backward stacks."""
+    model, vocab = tiny_model(chars, num_layers)
     rows = Dataset.from_dict({"tokens": [["w1", "w2", "w3", "w4", "w5", "w6"]], "line": [1]})
 
     def distributions(tokens):
@@ -148,7 +151,10 @@ def test_what_a_language_model_cannot_do_is_one_line(data_dir, tmp_path, capsys)
     args = ["train", "language-model", "--out", str(tmp_path / "lm"), "--set", f"data.train={tmp_path / 'corpus.txt'}",
             *SMALL]
     assert main([*args, "--set", "encoder.num_layers=2"]) == 2
-    assert "needs one layer" in capsys.readouterr().err
+    assert "use encoder.cell=separate_stacks" in capsys.readouterr().err
+    two_layers = ["--set", "encoder.num_layers=2", "--set", "encoder.cell=separate_stacks"]
+    assert main([*args, *two_layers, "--out", str(tmp_path / "lm2")]) == 0
+    assert load_run(tmp_path / "lm2").config.encoder.cell == "separate_stacks"
     assert main(args) == 0
     assert main(["export", str(tmp_path / "lm")]) == 2
     assert "exports nothing" in capsys.readouterr().err

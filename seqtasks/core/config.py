@@ -52,7 +52,7 @@ class EncoderConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5
-    cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn (seqtasks/cells.py)
+    cell: str = "lstm"  # lstm, reference, tied_gates, no_output_gate, rnn, separate_stacks (seqtasks/model/cells.py)
     forget_bias: float | None = None  # None: PyTorch's init; 1.0 is the usual choice
     word_dropout: float = 0.0  # training: share of tokens replaced by <unk>
     chars: bool = False  # a character CNN over each word's spelling, concatenated to its embedding

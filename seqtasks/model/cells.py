@@ -10,6 +10,8 @@ checked by running them:
   Q17). Each gate keeps its own bias, so the forget-bias initialisation still applies.
 - `no_output_gate`: h_t = tanh(c_t) (seed Q5).
 - `rnn`: a vanilla tanh RNN of the same width, h_t = tanh(W z + b) (seed Q10, Q14).
+- `separate_stacks`: two `nn.LSTM` stacks, forward and backward, each layer reading only its own
+  direction's layer below (ELMo's biLM), which a multi-layer bidirectional language model needs.
 
 The variants project every input step in one matmul up front and loop only over the
 recurrent part, in eager PyTorch: a TorchScript version of the same loop measured slower on
@@ -225,6 +227,48 @@ class FastLSTM(nn.LSTM):
                     bias[hidden : 2 * hidden].zero_()  # the two biases add up: keep the sum at `value`
 
 
+def packed_reversal(batch_sizes: torch.Tensor) -> torch.Tensor:
+    """The index into a PackedSequence's data that reverses every row within its own length: the entry
+    of (row r, step t) takes that of (r, length_r - 1 - t). Rows keep their lengths, so the reversed
+    data packs with the same batch_sizes and sort order (and the index is its own inverse)."""
+    offsets = torch.cumsum(batch_sizes, 0) - batch_sizes  # where each step's rows start
+    step = torch.repeat_interleave(torch.arange(len(batch_sizes)), batch_sizes)
+    row = torch.arange(len(step)) - offsets[step]
+    lengths = (batch_sizes[None, :] > torch.arange(int(batch_sizes[0]))[:, None]).sum(1)  # per sorted row
+    return offsets[lengths[row] - 1 - step] + row
+
+
+class SeparateStacks(nn.Module):
+    """A forward and a backward `nn.LSTM` stack, each layer fed only by its own direction (ELMo's biLM).
+
+    `nn.LSTM(bidirectional=True)` feeds both directions' outputs into each direction from its second
+    layer on, so in a language model the forward state at t would have read token t+1 through the
+    backward half. Here neither direction ever reads the other; with one layer this is what
+    nn.LSTM(bidirectional=True) computes. Takes and returns what nn.LSTM(batch_first=True) does for a
+    PackedSequence, h_n in its order (layer by layer, forward then backward)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=True, dropout=0.0) -> None:
+        super().__init__()
+        if not bidirectional:
+            raise ValueError("cell separate_stacks is the two directions of a bidirectional encoder: "
+                             "leave encoder.bidirectional on, or use cell lstm")
+        self.forward_stack = FastLSTM(input_size, hidden_size, num_layers, dropout=dropout)
+        self.backward_stack = FastLSTM(input_size, hidden_size, num_layers, dropout=dropout)
+
+    def forward(self, packed: PackedSequence):
+        reversal = packed_reversal(packed.batch_sizes).to(packed.data.device, non_blocking=True)
+        repacked = lambda data: PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        forward_states, (h_forward, c_forward) = self.forward_stack(packed)
+        backward_states, (h_backward, c_backward) = self.backward_stack(repacked(packed.data[reversal]))
+        states = torch.cat([forward_states.data, backward_states.data[reversal]], dim=-1)
+        by_layer = lambda forward, backward: torch.stack([forward, backward], dim=1).flatten(0, 1)
+        return repacked(states), (by_layer(h_forward, h_backward), by_layer(c_forward, c_backward))
+
+    def init_forget_bias(self, value: float) -> None:
+        self.forward_stack.init_forget_bias(value)
+        self.backward_stack.init_forget_bias(value)
+
+
 def _variant(kind: str):
     def build(input_size, hidden_size, num_layers=1, bidirectional=False, dropout=0.0):
         make = lambda i, h: VariantDirection(i, h, kind)
@@ -239,6 +283,7 @@ CELLS = {
     "tied_gates": _variant("tied_gates"),
     "no_output_gate": _variant("no_output_gate"),
     "rnn": _variant("rnn"),
+    "separate_stacks": SeparateStacks,
 }
 
 

@@ -26,14 +26,16 @@ class LanguageModeling(Task):
     default_head = "language-model"
     lower_is_better = True
     exportable = False
-    default_space: ClassVar[tuple[str, ...]] = tuple(  # one bidirectional layer only (build_head)
+    default_space: ClassVar[tuple[str, ...]] = tuple(  # more layers need separate stacks (build_head)
         item for item in Task.default_space if not item.startswith("encoder.num_layers="))
 
     def build_head(self, config, input_size, labels):
-        if config.encoder.num_layers > 1 and config.encoder.bidirectional:
-            raise ConfigError(f"encoder.num_layers={config.encoder.num_layers}: a bidirectional language model needs "
-                              f"one layer (nn.LSTM feeds both directions into each from the second layer on, so "
-                              f"each direction would see the token it predicts); use encoder.num_layers=1")
+        encoder = config.encoder
+        if encoder.num_layers > 1 and encoder.bidirectional and encoder.cell != "separate_stacks":
+            raise ConfigError(f"encoder.num_layers={encoder.num_layers} with encoder.cell={encoder.cell}: from the "
+                              f"second layer on both directions read each other, so each would see the token it "
+                              f"predicts; use encoder.cell=separate_stacks (a forward and a backward stack) or "
+                              f"encoder.num_layers=1")
         self.head_class(config.head)
         return LanguageModelHead(input_size, labels, config.head, 2 if config.encoder.bidirectional else 1)
 
