@@ -11,14 +11,18 @@ Output words are the run's most frequent training words (the first `labels` ids 
 which is ordered by frequency); rarer ones are predicted as <unk>. One adaptive softmax (Grave et al.
 2017, torch's AdaptiveLogSoftmaxWithLoss) serves both directions: the frequent words get a full-width
 output, rarer clusters narrower ones, so a 30k-word output costs a fraction of a full softmax.
+`tie_embedding` makes the frequent words' output rows the input embedding's (Press & Wolf 2017), which
+needs states as wide as the embedding; the rarer clusters' outputs are narrower and stay their own.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from heads.output import HeadOutput
 from seqtasks.core.config import HeadConfig
+from seqtasks.core.errors import ConfigError
 from seqtasks.data.batching import Batch
 from seqtasks.model.encoder import EncoderOutput
 
@@ -29,8 +33,24 @@ def cutoffs_for(classes: int) -> list[int]:
     return [c for c in CUTOFFS if c < classes - 1] or [max(1, classes // 2)]
 
 
+class TiedShortlist(nn.Module):
+    """The adaptive softmax's first layer with the frequent words' rows read from the input embedding;
+    only the rows that score the rarer clusters are its own. The embedding is held outside the module
+    tree, so its weight is saved once, as the encoder's."""
+
+    def __init__(self, embedding: nn.Embedding, shortlist: int, cluster_rows: torch.Tensor) -> None:
+        super().__init__()
+        self.shortlist = shortlist
+        self.clusters = nn.Parameter(cluster_rows.detach().clone())
+        self.embedding = [embedding]  # a list: not a submodule
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        weight = torch.cat([self.embedding[0].weight[: self.shortlist], self.clusters])
+        return functional.linear(states, weight)
+
+
 class LanguageModelHead(nn.Module):
-    OPTIONS = ("dropout",)
+    OPTIONS = ("dropout", "tie_embedding")
 
     def __init__(self, input_size: int, labels: list[str], config: HeadConfig, directions: int = 2) -> None:
         super().__init__()
@@ -38,6 +58,14 @@ class LanguageModelHead(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.softmax = nn.AdaptiveLogSoftmaxWithLoss(self.hidden, self.classes, cutoffs_for(self.classes),
                                                      div_value=4.0)
+
+    def tie(self, embedding: nn.Embedding) -> None:
+        """The frequent words' output rows become the embedding's rows for the same ids."""
+        if embedding.embedding_dim != self.hidden:
+            raise ConfigError(f"head.tie_embedding: the states ({self.hidden} a direction) must be as wide as the "
+                              f"embedding ({embedding.embedding_dim}); set encoder.hidden_size={embedding.embedding_dim}")
+        shortlist = self.softmax.shortlist_size
+        self.softmax.head = TiedShortlist(embedding, shortlist, self.softmax.head.weight[shortlist:])
 
     def targets(self, token_ids: torch.Tensor) -> torch.Tensor:
         """Vocabulary ids -> output classes: the frequent words keep their id, the rest are <unk> (1)."""

@@ -39,6 +39,12 @@ class LanguageModeling(Task):
         self.head_class(config.head)
         return LanguageModelHead(input_size, labels, config.head, 2 if config.encoder.bidirectional else 1)
 
+    def build_model(self, config, encoder, labels):
+        model = super().build_model(config, encoder, labels)
+        if config.head.tie_embedding:
+            model.head.tie(encoder.embedding)
+        return model
+
     def label_values(self, rows: Dataset) -> list[str]:
         return []
 
