@@ -70,6 +70,22 @@ def test_train_rows_draws_the_same_stratified_subset_for_a_seed(data_dir):
     assert other.rows["line"] != train.rows["line"]
 
 
+def test_a_dev_seed_keeps_the_carved_dev_rows_across_run_seeds(data_dir):
+    """trec carves its dev split: by default each run seed draws other rows, with data.dev_seed the same."""
+    from recipes.trec import Config
+    from seqtasks.core.config import apply_overrides
+    from seqtasks.engine.prepare import read_parts
+
+    def dev_lines(*settings):
+        train, dev = read_parts(apply_overrides(Config(), list(settings)))
+        assert not set(train.rows["line"]) & set(dev.rows["line"])
+        return dev.rows["line"]
+
+    assert dev_lines("train.seed=13") != dev_lines("train.seed=14")
+    fixed = dev_lines("train.seed=13", "data.dev_seed=7")
+    assert fixed == dev_lines("train.seed=14", "data.dev_seed=7") == dev_lines("train.seed=7")
+
+
 def test_slanted_triangular_rates_rise_then_fall_to_a_32nd(data_dir, tmp_path, monkeypatch):
     """train.warmup: Howard & Ruder's slanted triangle, step by step (3 epochs x 4 steps, cut at 3),
     and train.encoder_lr: the encoder's group at that share of every rate."""

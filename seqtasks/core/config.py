@@ -24,6 +24,7 @@ class DataConfig:
     train: str = "train"  # a split name of the dataset's MANIFEST, or (dataset "") a file, folder or Hub id
     dev: str = ""  # "" = carve a dev split from train (dev_fraction), as for trec
     dev_fraction: float = 0.1
+    dev_seed: int = 0  # carving dev: 0 = the run's seed (each seed draws its own rows); a number keeps the same rows across seeds
     train_rows: int = 0  # > 0: train on a seeded, stratified subset of this many training rows (learning curves)
     folds: int = 0  # > 0: k-fold cross-validation over `train` (mr, subj, cr, mpqa)
     lowercase: bool = True
@@ -282,7 +283,8 @@ POSITIVE, NONNEGATIVE, SHARE = Range(1), Range(0), Range(0, 1, open_high=True)
 # Every numeric field's allowed values, by the key `--set` takes; one table, checked before a run
 # touches its folder, so `train.lr=-1` is one line instead of a traceback after the data was read.
 RANGES: dict[str, Range] = {
-    "data.dev_fraction": Range(0, 1, open_low=True, open_high=True), "data.min_freq": POSITIVE, "data.train_rows": NONNEGATIVE,
+    "data.dev_fraction": Range(0, 1, open_low=True, open_high=True), "data.dev_seed": NONNEGATIVE,
+    "data.min_freq": POSITIVE, "data.train_rows": NONNEGATIVE,
     "data.max_tokens": NONNEGATIVE, "data.output_words": Range(3),
     "encoder.embedding_dim": POSITIVE, "encoder.hidden_size": POSITIVE, "encoder.num_layers": POSITIVE,
     "encoder.dropout": SHARE, "encoder.word_dropout": SHARE, "encoder.char_features": POSITIVE,

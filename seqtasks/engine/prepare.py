@@ -187,13 +187,15 @@ def carve(part: Part, fraction: float, seed: int, task: Task) -> tuple[Part, Par
 
 
 def read_parts(config: RunConfig) -> tuple[Part, Part]:
-    """(train, dev) of a config: its dev file, or a seeded dev split carved from train; with
+    """(train, dev) of a config: its dev file, or a dev split carved from train with data.dev_seed (by
+    default the run's seed, so a run's seeds differ in their dev rows too); with
     data.train_rows, train is a seeded subset of that many rows (dev stays whole)."""
     train_part = read_split(config, config.data.train)
     if config.data.dev:
         dev_part = read_split(config, config.data.dev)
     else:
-        train_part, dev_part = carve(train_part, config.data.dev_fraction, config.train.seed, get_task(config.task))
+        train_part, dev_part = carve(train_part, config.data.dev_fraction, config.data.dev_seed or config.train.seed,
+                                     get_task(config.task))
     return fewer_rows(train_part, config), dev_part
 
 
