@@ -232,6 +232,7 @@ def test_hundreds_of_concurrent_mixed_requests_each_get_their_own_answer(runs, d
     batches = float(next(line for line in metrics.splitlines() if line.startswith("seqtasks_batch_rows_count")).split()[-1])
     assert batches < 200  # 200 good requests shared forward passes
     assert 'seqtasks_requests_total{endpoint="predict",model="sst2",status="200"} 200.0' in metrics
+    assert "process_resident_memory_bytes" in metrics and 'python_gc_collections_total{generation="2"}' in metrics
 
 
 @pytest.mark.parametrize("body, status, message", [

@@ -3,7 +3,7 @@
     GET  /                              a demo page (seqtasks/tools/serve_page.html, nothing from the internet)
     GET  /health  /ready                live; models loaded and warmed up
     GET  /metrics                       Prometheus: requests by model, endpoint and status, latency,
-                                        rows per forward pass, queue depth
+                                        rows per forward pass, queue depth; the process (CPU, memory) and its collections
     GET  /v1/models                     each model: name, task, labels, dev metrics, backend
     POST /v1/models/NAME/predict        {"texts": [...]} or {"pairs": [[a, b], ...]} -> {"predictions": [...]},
                                         the records `seqtasks predict` writes for the same input
@@ -293,6 +293,8 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
     from starlette.exceptions import HTTPException  # optional: the serve extra
 
     registry = prometheus.CollectorRegistry()
+    for standard in (prometheus.ProcessCollector, prometheus.PlatformCollector, prometheus.GCCollector):
+        standard(registry=registry)  # the process's CPU, memory and file descriptors, Python's version and collections
     requests = prometheus.Counter("seqtasks_requests", "Requests answered", ["model", "endpoint", "status"],
                                   registry=registry)
     latency = prometheus.Histogram("seqtasks_request_seconds", "Time to answer a request", ["model", "endpoint"],
