@@ -319,8 +319,10 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
             warm = [["warm", "up"]] if model.pair else [["warm up"]]
             model.handle("predict", warm)  # the first forward pass allocates; not a user's request
         # The models' and libraries' objects stay for the process's life: frozen, a full garbage
-        # collection no longer walks them (over 360,000 objects for an sst2 run, 0.3 s of a stalled
-        # server per collection here) and only looks at what requests leave behind.
+        # collection no longer walks them (over 360,000 objects for an sst2 run: a third of a second of
+        # stalled server per collection on this 2-core machine, busy) and only looks at what requests
+        # leave behind. Under bench --serve full collections were rare (7 in a run), so this guards the
+        # tail rather than moving the table.
         gc.collect()
         gc.freeze()
         state["ready"] = True
