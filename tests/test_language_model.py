@@ -110,14 +110,18 @@ def test_trains_on_a_gzipped_text_file_and_predicts_each_lines_perplexity(data_d
 
 
 def test_a_tied_softmax_scores_the_frequent_words_with_the_input_embedding(data_dir, tmp_path, capsys):
-    """The frequent words' logits are the states times their embedding rows, before and after a run is saved
-    and loaded, and the embedding is saved once; a width that cannot tie is one line before any folder."""
+    """States as wide as the embedding tie by default: the frequent words' logits are the states times their
+    embedding rows, before and after a run is saved and loaded, and the embedding is saved once.
+    head.tie_embedding=false unties them; =true at a width that cannot tie is one line before any folder."""
     corpus(tmp_path / "corpus.txt", data_dir, rows=200)
-    args = ["train", "language-model", "--set", f"data.train={tmp_path / 'corpus.txt'}", *SMALL,
-            "--set", "head.tie_embedding=true"]
-    assert main([*args, "--out", str(tmp_path / "wide")]) == 2
+    args = ["train", "language-model", "--set", f"data.train={tmp_path / 'corpus.txt'}", *SMALL]
+    assert main([*args, "--set", "head.tie_embedding=true", "--out", str(tmp_path / "wide")]) == 2
     assert "set encoder.hidden_size=8" in capsys.readouterr().err and not (tmp_path / "wide").exists()
-    assert main([*args, "--set", "encoder.hidden_size=8", "--out", str(tmp_path / "lm")]) == 0
+    assert "head.softmax.head.weight" in load_run_weights(args, tmp_path / "wide-untied")  # 16 units: untied
+    narrow = [*args, "--set", "encoder.hidden_size=8"]
+    assert "head.softmax.head.weight" in load_run_weights([*narrow, "--set", "head.tie_embedding=false"],
+                                                          tmp_path / "untied")
+    assert main([*narrow, "--out", str(tmp_path / "lm")]) == 0
     model = load_run(tmp_path / "lm").model
     assert sum("embedding" in key for key in model.state_dict()) == 1
     softmax, embedding = model.head.softmax, model.encoder.embedding.weight
@@ -127,6 +131,11 @@ def test_a_tied_softmax_scores_the_frequent_words_with_the_input_embedding(data_
     with torch.no_grad():
         embedding[3] += 1.0  # the same parameter: the output row moves with it
     torch.testing.assert_close(softmax.head(states)[:, 3], states @ embedding[3])
+
+
+def load_run_weights(args, out):
+    assert main([*args, "--out", str(out)]) == 0
+    return load_file(out / "best.safetensors")
 
 
 def test_a_language_model_resumes_exactly(data_dir, tmp_path, resumes_exactly):

@@ -84,7 +84,7 @@ class HeadConfig:
     cosine_floor: float = -1.0  # matching scores: the cosine a gold score of 0 maps to (1 maps to 1)
     objective: str = "mse"  # cosine similarity head: mse (the cosine regresses onto the score), cosent (ranking) or angle (CoSENT + AnglE)
     score_levels: int = 5  # comparator similarity head: the points of Tai et al.'s target distribution
-    tie_embedding: bool = False  # language model: the softmax's frequent-word rows are the input embedding's (hidden_size = embedding_dim)
+    tie_embedding: bool | None = None  # language model: the softmax's frequent-word rows are the input embedding's; None: where the shapes allow (hidden_size = embedding_dim)
 
 
 @dataclass
