@@ -22,7 +22,7 @@ from seqtasks.tasks import build_model
 
 SHAPE = ["task=language-model", "data.dataset=sst2", "data.train=train", "data.dev=dev", "encoder.vectors=",
          "encoder.vectors_vocab=0", "encoder.chars=false", "encoder.dropout=0.2", "head.dropout=0.2",
-         "train.batch_size=32"]
+         "train.batch_size=32", "head.tie_embedding=false"]  # the loop has its own output layer
 
 
 class RawLM(nn.Module):
