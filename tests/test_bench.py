@@ -64,7 +64,7 @@ def test_quick_bench_writes_the_documented_json(data_dir, tmp_path, capsys):
     assert "train ratio toolkit/raw" in capsys.readouterr().out
     assert results["train_ratio"] == results["train"]["ratio"]["median"] > 0
     assert results["toolkit_train_tokens_per_s"] > 0 and results["raw_train_tokens_per_s"] > 0
-    assert set(results["cells"]) == {"lstm", "reference", "tied_gates", "no_output_gate", "rnn"}
+    assert set(results["cells"]) == {"lstm", "reference", "tied_gates", "no_output_gate", "rnn", "separate_stacks"}
     assert set(results["features"]) == {"chars", "crf"}
     assert 0 < results["data"]["padding_waste_bucketed"] < results["data"]["padding_waste_random"] < 1
     assert results["data"]["sentences"] == 12544

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
 from seqtasks import LSTMEncoder
+from seqtasks.core.errors import ConfigError
 from seqtasks.tools.diagnostics import forget_products, gradient_flow, trace_gradients
 
 
@@ -67,3 +69,9 @@ def test_forget_product_is_the_cell_path_jacobian_when_other_paths_are_cut():
     for k in range(6):
         (jacobian_diagonal,) = torch.autograd.grad(c_last.sum(), steps[k]["c"], retain_graph=True)
         torch.testing.assert_close(jacobian_diagonal, products[:, k])
+
+
+def test_a_cell_the_diagnostics_cannot_trace_is_one_line():
+    encoder = LSTMEncoder(20, 4, 3, cell="separate_stacks").eval()
+    with pytest.raises(ConfigError, match="not encoder.cell=separate_stacks"):
+        trace_gradients(encoder, torch.tensor([[1, 2, 3]]), torch.tensor([3]), lambda out: out.final.sum())

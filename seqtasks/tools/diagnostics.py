@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from seqtasks.core.checkpoint import write_json
+from seqtasks.core.errors import ConfigError
 from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.data.batching import EncodedSplit
 from seqtasks.data.chars import WordChars
@@ -96,7 +97,8 @@ def trace_gradients(
     """Run a traced twin of the encoder, backpropagate loss_fn(output), read the per-step grads."""
     twin = probe_twin(encoder)
     if not isinstance(twin.rnn, StackedRecurrence):
-        raise TypeError(f"cannot trace a {type(twin.rnn).__name__}")
+        raise ConfigError(f"the diagnostics trace nn.LSTM and the research cells, not encoder.cell="
+                          f"{encoder.cell}")
     cells = twin.rnn.directions()
     for cell in cells:
         cell.trace = []
