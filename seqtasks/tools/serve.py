@@ -18,7 +18,6 @@ one message, never a traceback; CORS is off unless an origin is named; no endpoi
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
 # model is local to build_app (pydantic is imported only when serving).
 
-import gc
 import hmac
 import ipaddress
 import re
@@ -318,17 +317,9 @@ def build_app(models: list[ServedModel], limits: Limits, api_key: str = "", cors
             in_flight.labels(model.name).set_function(lambda model=model: model.in_flight)
             warm = [["warm", "up"]] if model.pair else [["warm up"]]
             model.handle("predict", warm)  # the first forward pass allocates; not a user's request
-        # The models' and libraries' objects stay for the process's life: frozen, a full garbage
-        # collection no longer walks them (over 360,000 objects for an sst2 run: a third of a second of
-        # stalled server per collection on this 2-core machine, busy) and only looks at what requests
-        # leave behind. Under bench --serve full collections were rare (7 in a run), so this guards the
-        # tail rather than moving the table.
-        gc.collect()
-        gc.freeze()
         state["ready"] = True
         yield
         state["ready"] = False
-        gc.unfreeze()  # a process that served in-process (a test, a user's app) collects as before
         for model in models:  # after uvicorn has answered what was in flight
             model.batcher.close()
 
