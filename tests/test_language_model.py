@@ -15,8 +15,8 @@ from recipes import multi_task
 from seqtasks.cli import main
 from seqtasks.core.config import DataConfig, EncoderConfig, HeadConfig, RunConfig
 from seqtasks.core.errors import ConfigError
-from seqtasks.data.vocab import Vocab
-from seqtasks.engine.run import load_run
+from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.engine.run import RunFolder, load_run, load_run_config
 from seqtasks.tasks import build_model, get_task
 
 LM = get_task("language-model")
@@ -121,6 +121,11 @@ def test_a_tied_softmax_scores_the_frequent_words_with_the_input_embedding(data_
     narrow = [*args, "--set", "encoder.hidden_size=8"]
     assert "head.softmax.head.weight" in load_run_weights([*narrow, "--set", "head.tie_embedding=false"],
                                                           tmp_path / "untied")
+    config = json.loads((tmp_path / "untied" / "config.json").read_text())
+    del config["head"]["tie_embedding"]  # a run from before the setting existed: untied at any width
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "config.json").write_text(json.dumps(config))
+    assert load_run_config(RunFolder(tmp_path / "legacy"), LabelSet([])).head.tie_embedding is False
     assert main([*narrow, "--out", str(tmp_path / "lm")]) == 0
     model = load_run(tmp_path / "lm").model
     assert sum("embedding" in key for key in model.state_dict()) == 1

@@ -147,10 +147,13 @@ class LoadedRun(RunInputs):
 
 
 def load_run_config(folder: RunFolder, labels: LabelSet) -> RunConfig:
-    """config.json; one written before the task layer (no `task`) gets its task from its head."""
+    """config.json; one written before the task layer (no `task`) gets its task from its head, and one
+    written before head.tie_embedding had its output layer untied, whatever its widths."""
     saved = read_json(folder.config, "the run's config")
     if "task" not in saved and isinstance(saved.get("head"), dict):
         saved["task"], saved["head"]["name"] = legacy_task(saved["head"].get("name", ""), labels.labels)
+    if isinstance(saved.get("head"), dict):
+        saved["head"].setdefault("tie_embedding", False)
     try:
         return from_dict(RunConfig, saved, where=str(folder.config))
     except TypeError as error:
