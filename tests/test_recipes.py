@@ -16,12 +16,15 @@ SPECIAL = {  # recipes whose config is not a RunConfig: their own smoke budgets
 
 
 # the own-data recipes need a user's file: tests/data/test_user_files.py trains each of them
-BUILT_IN = [r for r in RECIPES if getattr(getattr(load_recipe(r).Config(), "data", None), "dataset", "x")]
+BUILT_IN = [r for r in RECIPES if (lambda data: data is None or data.dataset or data.corpus)(
+    getattr(load_recipe(r).Config(), "data", None))]
 
 
 @pytest.mark.parametrize("recipe", BUILT_IN)
 def test_recipe_trains_on_a_smoke_budget(recipe, data_dir, tmp_path):
     overrides = SPECIAL.get(recipe, SMOKE)
+    if getattr(getattr(load_recipe(recipe).Config(), "encoder", None), "init", ""):
+        overrides = [*overrides, "encoder.init="]  # its pretraining is a recipe of its own, smoke-tested as one
     if getattr(load_recipe(recipe).Config(), "data", None) is not None and load_recipe(recipe).Config().data.folds:
         overrides = [*overrides, "data.folds=2"]
     out = tmp_path / recipe
@@ -36,6 +39,8 @@ def test_recipe_trains_on_a_smoke_budget(recipe, data_dir, tmp_path):
         assert record["results"]
     elif "cv" in record:
         assert record["cv"]["folds"] == 2 and len(record["cv"]["per_fold"]) == 2
+    elif record["selected_on"] == "dev perplexity":  # a language model: above 1, below the output vocabulary
+        assert 1.0 < record["dev"]["perplexity"] < record["config"]["data"]["output_words"]
     else:
         metric = record["selected_on"].removeprefix("dev ")
         assert 0.0 <= record["dev"][metric] <= 1.0 or metric == "pearson"

@@ -29,6 +29,7 @@ from seqtasks.data.tagging import convert_scheme
 from seqtasks.data.user_files import Gold, parse_range, read_user_file
 from seqtasks.data.vectors import init_embedding, load_vectors
 from seqtasks.data.vocab import LabelSet, Vocab
+from seqtasks.engine.pretrained import init_folder
 from seqtasks.engine.run import RunFolder, load_encoder
 from seqtasks.model.encoder import LSTMEncoder
 from seqtasks.tasks import Task, get_task
@@ -295,6 +296,7 @@ class PreparedData:
     members: list[PreparedMember]
     vocab: Vocab
     source: LSTMEncoder | None = None  # encoder.init's trained encoder
+    source_dir: Path | None = None  # the run folder it came from (a recipe's cached run for recipe:NAME)
 
 
 def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tuple[Part, Part]] | None = None,
@@ -305,12 +307,13 @@ def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tupl
         check_member(member)
     parts = parts or [read_parts(m.config) for m in members]
     vocab = build_vocab(members, [train_part for train_part, _ in parts], encoder)
-    source = None
+    source, source_dir = None, None
     if encoder.init:
         if len(members) > 1:
             raise ConfigError("encoder.init starts a single-task run from a trained encoder; a multi-task run "
                               "starts fresh")
-        source, source_vocab, source_config = load_encoder(RunFolder(Path(encoder.init)))
+        source_dir = init_folder(encoder.init)
+        source, source_vocab, source_config = load_encoder(RunFolder(source_dir))
         adopt_shape(members[0].config, source_config)
         vocab = source_vocab.extend(vocab.tokens[2:])
     prepared = []
@@ -329,7 +332,7 @@ def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tupl
         summary = data_summary(task, train_part, train_split, dev_split)
         prepared.append(PreparedMember(member, train_part, dev_part, view, labels, train_split, dev_split, summary,
                                        encode(heldout) if heldout is not None else None))
-    return PreparedData(prepared, vocab, source)
+    return PreparedData(prepared, vocab, source, source_dir)
 
 
 def prepare(members: list[Member], encoder: EncoderConfig, train: TrainConfig,
@@ -344,7 +347,8 @@ def prepare(members: list[Member], encoder: EncoderConfig, train: TrainConfig,
     model = built[""] if len(members) == 1 and not members[0].name else MultiTaskModel(
         shared, built, {m.name: m.weight for m in members})
     vectors = attach_vectors(model, vocab, encoder, train.seed)
-    transferred = None if data.source is None else {"run": encoder.init, **load_transferred(model, data.source)}
+    transferred = None if data.source is None else {"run": encoder.init, "folder": str(data.source_dir),
+                                                  **load_transferred(model, data.source)}
     data_files = {}
     for p in prepared:
         prefix = f"{p.member.name}/" if p.member.name else ""

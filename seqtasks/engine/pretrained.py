@@ -1,0 +1,72 @@
+"""Encoders a recipe starts from, pretrained once per machine and cached.
+
+`encoder.init=recipe:NAME` names a recipe (a language model on a corpus that holds none of the
+target's dev text) instead of a run folder. The first run that needs it trains NAME's recipe with its
+own defaults, as `seqtasks train NAME` would, into the cache ($SEQTASKS_CACHE_DIR/pretrained/NAME-KEY,
+KEY a hash of that config, so a changed recipe is pretrained anew); every later run, seed and trial
+starts from the cached run. A killed pretraining continues where it stopped on the next run, and a
+second process that needs the same encoder waits for the first instead of training it twice.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from seqtasks.core.config import check_values, to_dict
+from seqtasks.core.errors import ConfigError
+from seqtasks.data.resolve import cache_dir
+from seqtasks.engine.run import RunFolder
+
+PREFIX = "recipe:"
+
+# name -> recipe module; set by the recipes package, which sits above the engine (recipes/__init__.py)
+load_recipe: Callable[[str], ModuleType] | None = None
+
+
+def init_folder(init: str) -> Path:
+    """The run folder encoder.init names: the path itself, or a recipe's cached run, trained first if absent."""
+    if not init.startswith(PREFIX):
+        return Path(init)
+    name = init.removeprefix(PREFIX)
+    if load_recipe is None:
+        raise ConfigError(f"encoder.init={init}: recipes are not loaded; import recipes first")
+    module = load_recipe(name)
+    config = module.Config()
+    check_values(config)
+    key = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+    final = cache_dir() / "pretrained" / f"{name}-{key}"
+    if not RunFolder(final).metrics.is_file():
+        pretrain(module, config, final)
+    print(f"encoder.init={init}: the encoder pretrained by the {name} recipe, cached in {final}")
+    return final
+
+
+def pretrain(module: ModuleType, config, final: Path) -> None:
+    """Train the recipe into a sibling of `final` and move it there when it has finished."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(f"{final.name} is not pretrained yet, and processes under torchrun would each train it: "
+                          f"run the recipe once without torchrun first (it is cached), or pass encoder.init=RUN")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.with_name(f".{final.name}.lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{config.recipe}: another process is pretraining this encoder; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if RunFolder(final).metrics.is_file():
+            return
+        partial = final.with_name(f".{final.name}.partial")
+        resume = RunFolder(partial).trainer_state.is_file()
+        if not resume:
+            shutil.rmtree(partial, ignore_errors=True)
+        cost = getattr(module, "COST", "")
+        print(f"{config.recipe}: {'continuing' if resume else 'pretraining'} the encoder, once for this machine"
+              f"{f' ({cost})' if cost else ''}, into {final}")
+        module.main(config, partial, resume=resume)
+        os.replace(partial, final)

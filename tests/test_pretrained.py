@@ -1,0 +1,93 @@
+"""encoder.init=recipe:NAME: a recipe's pretrained encoder, trained once into the cache, then reused."""
+import json
+import os
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+import recipes.trec_lm
+from seqtasks.cli import main
+from seqtasks.core.checkpoint import load_tensors
+from seqtasks.core.config import DataConfig, EncoderConfig, TrainConfig
+from seqtasks.core.errors import ConfigError
+from seqtasks.engine import pretrained, training
+
+SMALL = ["--set=train.epochs=1", "--set=train.max_steps=3", "--set=encoder.vectors_vocab=0"]
+
+
+@dataclass
+class TinyLM(recipes.trec_lm.Config):
+    """trec-lm's recipe at a test's size: SST-2's text, 8 units, 2 epochs of 3 steps."""
+
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="sst2", train="train", dev="dev", max_tokens=30))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden_size=8, chars=True, vectors_vocab=0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, max_steps=3))
+
+
+@pytest.fixture
+def tiny_lm(monkeypatch):
+    monkeypatch.setattr(recipes.trec_lm, "Config", TinyLM)
+
+
+def encoder_weights(run_dir) -> dict:
+    return {k: v for k, v in load_tensors(run_dir / "best.safetensors", "model").items() if k.startswith("encoder.")}
+
+
+def cached_runs() -> list:
+    return sorted((pretrained.cache_dir() / "pretrained").glob("trec-lm-*"))
+
+
+def test_the_first_run_pretrains_into_the_cache_and_later_runs_start_from_it(data_dir, tmp_path, tiny_lm, monkeypatch):
+    assert main(["train", "trec", "--out", str(tmp_path / "a"), "--set=encoder.freeze_epochs=1", *SMALL]) == 0
+    [cached] = cached_runs()
+    record = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert record["encoder_init"]["run"] == "recipe:trec-lm" and record["encoder_init"]["folder"] == str(cached)
+    assert record["config"]["encoder"]["hidden_size"] == 8  # the language model's shape, adopted
+    lm = encoder_weights(cached)
+    for name, weight in encoder_weights(tmp_path / "a").items():  # frozen for its one epoch: the LM's encoder
+        assert torch.equal(weight if name != "encoder.embedding.weight" else weight[: len(lm[name])], lm[name]), name
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("the cached encoder was trained again")
+
+    monkeypatch.setattr(recipes.trec_lm, "main", no_pretraining)
+    assert main(["train", "trec", "--out", str(tmp_path / "b"), "--set=encoder.freeze_epochs=1", *SMALL]) == 0
+    assert cached_runs() == [cached]
+    again = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert again["dev"] == record["dev"]  # the same start, seed and data: the same run
+
+
+def test_a_pretraining_killed_midway_continues_on_the_next_run_and_ends_as_an_uninterrupted_one(
+        data_dir, tmp_path, tiny_lm, monkeypatch, run_history):
+    assert main(["train", "trec-lm", "--out", str(tmp_path / "whole")]) == 0
+    real_epoch, epochs = training.train_epoch, []
+
+    def killed_in_second_epoch(*args, **kwargs):
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "trec", "--out", str(tmp_path / "a"), *SMALL])
+    assert cached_runs() == [] and not (tmp_path / "a").exists()
+    epochs.clear()
+    monkeypatch.setattr(training, "train_epoch", lambda *args, **kwargs: epochs.append(1) or real_epoch(*args, **kwargs))
+    assert main(["train", "trec", "--out", str(tmp_path / "a"), *SMALL]) == 0
+    assert len(epochs) == 2  # the language model's second epoch, then trec's one: the first was not trained again
+    [cached] = cached_runs()
+    assert run_history(cached) == run_history(tmp_path / "whole")
+
+
+def test_an_unknown_pretraining_recipe_is_one_line_before_the_run_folder_is_made(data_dir, tmp_path, capsys):
+    assert main(["train", "trec", "--out", str(tmp_path / "a"), "--set=encoder.init=recipe:nope", *SMALL]) == 2
+    assert "unknown recipe 'nope'" in capsys.readouterr().err and not (tmp_path / "a").exists()
+
+
+def test_under_torchrun_an_encoder_not_yet_cached_is_refused_not_trained_by_every_process(tiny_lm, monkeypatch):
+    monkeypatch.setitem(os.environ, "WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="torchrun"):
+        pretrained.init_folder("recipe:trec-lm")
+    assert cached_runs() == []
