@@ -30,3 +30,14 @@ def test_a_transferred_encoder_keeps_its_words_and_weights_and_new_words_get_row
             assert torch.equal(after[name], weight), name
     record = json.loads((target / "metrics.json").read_text())
     assert record["encoder_init"]["known_words"] == len(old) and record["config"]["encoder"]["hidden_size"] == 8
+
+
+def test_a_run_from_a_lowercasing_encoder_lowercases_too_and_says_so(data_dir, tmp_path, capsys):
+    """ud-pos keeps case, sst2 lowercases: started from sst2's encoder, ud-pos has rows for lowercase words only."""
+    source, target = tmp_path / "sst2", tmp_path / "ud-pos"
+    assert main(["train", "sst2", "--out", str(source), "--set=encoder.hidden_size=8", *SMALL]) == 0
+    assert main(["train", "ud-pos", "--out", str(target), f"--set=encoder.init={source}", *SMALL]) == 0
+    assert "data.lowercase=True" in capsys.readouterr().out
+    assert json.loads((target / "metrics.json").read_text())["config"]["data"]["lowercase"] is True
+    vocab = Vocab.load(target / "vocab.json")
+    assert vocab.lowercase and all(token == token.lower() for token in vocab.tokens)

@@ -237,12 +237,16 @@ def build_model(task: Task, config: RunConfig, encoder: LSTMEncoder, labels: lis
 ARCHITECTURE = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell", "chars", "char_features")
 
 
-def adopt_shape(config: RunConfig, source_config: EncoderConfig) -> None:
-    """encoder.init: the source encoder's shape becomes this run's; its weights only fit that shape."""
+def adopt_shape(config: RunConfig, source_config: EncoderConfig, source_lowercase: bool) -> None:
+    """encoder.init: the source encoder's shape becomes this run's; its weights only fit that shape. So does
+    its vocabulary's case: a lowercasing vocabulary has rows for lowercase words only."""
     changed = [f"{key}={getattr(source_config, key)}" for key in ARCHITECTURE
                if getattr(config.encoder, key) != getattr(source_config, key)]
     for key in ARCHITECTURE:
         setattr(config.encoder, key, getattr(source_config, key))
+    if config.data.lowercase != source_lowercase:
+        changed.append(f"data.lowercase={source_lowercase}")
+        config.data.lowercase = source_lowercase
     if changed:
         print(f"encoder.init: the encoder's shape comes from {config.encoder.init}: {', '.join(changed)}")
 
@@ -314,7 +318,7 @@ def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tupl
                               "starts fresh")
         source_dir = init_folder(encoder.init)
         source, source_vocab, source_config = load_encoder(RunFolder(source_dir))
-        adopt_shape(members[0].config, source_config)
+        adopt_shape(members[0].config, source_config, source_vocab.lowercase)
         vocab = source_vocab.extend(vocab.tokens[2:])
     prepared = []
     for member, (train_part, dev_part) in zip(members, parts):
