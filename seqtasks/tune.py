@@ -40,7 +40,7 @@ from seqtasks.core.errors import ConfigError, RunFolderError, SeqtasksError
 from seqtasks.core.plots import pyplot, save_figure
 from seqtasks.core.space import Dimension, override_text, parse_space, space_items
 from seqtasks.engine.loggers import listening
-from seqtasks.engine.prepare import Member, prepare_data, read_split
+from seqtasks.engine.prepare import ARCHITECTURE, Member, prepare_data, read_split
 from seqtasks.engine.run import RunFolder, read_json
 from seqtasks.engine.sweep import resumable
 from seqtasks.engine.training import DivergedError
@@ -96,6 +96,10 @@ def optuna_module():
     return optuna
 
 
+# what a run started from a trained encoder takes from it (seqtasks/engine/prepare.py, adopt_shape)
+INIT_FIXES = {*(f"encoder.{key}" for key in ARCHITECTURE), "data.lowercase"}
+
+
 def resolve_search(settings: TuneSettings) -> Search:
     """The recipe, config and space, all checked: nothing is written before this returns."""
     data: dict = {}
@@ -125,6 +129,13 @@ def resolve_search(settings: TuneSettings) -> Search:
     else:  # a multi-task run: the shared encoder's and the training loop's keys
         defaults, minimize = [item for item in get_task("text-classification").default_space
                               if item.startswith(("encoder.", "train."))], False
+    given = parse_space(space_from_file + settings.space, base)
+    if isinstance(base, RunConfig) and base.encoder.init:
+        defaults = [item for item in defaults if item.split("=")[0] not in INIT_FIXES]
+        fixed = [key for key in given if key in INIT_FIXES]
+        if fixed:
+            raise ConfigError(f"--space {fixed[0]}: encoder.init={base.encoder.init} fixes the encoder's shape and case; "
+                              f"search it from scratch with --set encoder.init=")
     space = parse_space((defaults if settings.default_space else []) + space_from_file + settings.space, base)
     if not space:
         raise ConfigError("the search space is empty: give --space KEY=SPEC, or drop --no-default-space")

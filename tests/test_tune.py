@@ -257,6 +257,15 @@ def test_cross_validated_recipes_tune_on_a_proxy_and_best_toml_keeps_the_recipes
         resolve_search(TuneSettings(recipe="mr", cv_folds=1))
 
 
+def test_from_a_pretrained_encoder_the_space_leaves_out_the_shape_it_fixes():
+    """trec starts from trec-lm's encoder, whose width, layers and char CNN every trial would take over."""
+    space = resolve_search(TuneSettings(recipe="trec")).space
+    assert "train.lr" in space and not {"encoder.hidden_size", "encoder.num_layers", "encoder.chars"} & set(space)
+    assert "encoder.hidden_size" in resolve_search(TuneSettings(recipe="trec", overrides=["encoder.init="])).space
+    with pytest.raises(ConfigError, match="encoder.init=recipe:trec-lm fixes the encoder's shape"):
+        resolve_search(TuneSettings(recipe="trec", space=["encoder.hidden_size=cat:64,128"]))
+
+
 def test_toml_text_reads_back_as_the_same_values():
     data = {"recipe": "x", "data": {"train": 'a "quoted" path é', "folds": 3},
             "encoder": {"chars": True, "dropout": 1e-05}, "train": {"lr": 0.0012345678901234567}}
