@@ -56,8 +56,11 @@ class LanguageModelHead(nn.Module):
         super().__init__()
         self.directions, self.hidden, self.classes = directions, input_size // directions, len(labels)
         self.dropout = nn.Dropout(config.dropout)
-        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(self.hidden, self.classes, cutoffs_for(self.classes),
-                                                     div_value=4.0)
+        cutoffs = cutoffs_for(self.classes)
+        # each rarer cluster's states are 4x narrower; below 16 units a direction that would leave the rarest
+        # cluster 0 wide (its words all scored alike), so tiny models keep every cluster full width
+        div_value = 4.0 if self.hidden >= 4 ** len(cutoffs) else 1.0
+        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(self.hidden, self.classes, cutoffs, div_value=div_value)
 
     def tie(self, embedding: nn.Embedding) -> None:
         """The frequent words' output rows become the embedding's rows for the same ids."""

@@ -242,3 +242,14 @@ def test_the_hand_written_lm_computes_the_toolkits_loss():
     batch = LM.encode(rows, vocab, None, "rows").batch(torch.arange(3))
     with torch.no_grad():
         torch.testing.assert_close(raw(batch.token_ids, batch.lengths), model(batch).loss)
+
+
+@pytest.mark.parametrize("hidden", [8, 16, 64])
+def test_every_cluster_of_the_adaptive_softmax_has_some_width_at_any_model_size(hidden):
+    """The rarer clusters' states are narrower; at 8 units a direction, 4x per cluster would leave none."""
+    from heads.language_model import LanguageModelHead
+
+    head = LanguageModelHead(2 * hidden, [f"w{i}" for i in range(12_000)], HeadConfig())
+    widths = [projection[0].out_features for projection in head.softmax.tail]
+    assert len(widths) == 2 and min(widths) >= 1
+    assert widths == ([hidden // 4, hidden // 16] if hidden >= 16 else [hidden, hidden])
