@@ -11,6 +11,7 @@ from seqtasks.core.config import DataConfig, EncoderConfig, TrainConfig
 from seqtasks.engine import pipeline
 
 DESCRIPTION = "the encoder trec starts from: a biLM on the built-in training text without TREC's"
+DATASET = "training text of the others (for:trec)"
 COST = "about 26 min on a 2-core CPU: 6 epochs over 66,624 lines"
 
 

@@ -16,8 +16,12 @@ SPECIAL = {  # recipes whose config is not a RunConfig: their own smoke budgets
 
 
 # the own-data recipes need a user's file: tests/data/test_user_files.py trains each of them
-BUILT_IN = [r for r in RECIPES if (lambda data: data is None or data.dataset or data.corpus)(
-    getattr(load_recipe(r).Config(), "data", None))]
+def reads_built_in_data(recipe: str) -> bool:
+    data = getattr(load_recipe(recipe).Config(), "data", None)
+    return data is None or bool(data.dataset or data.corpus)
+
+
+BUILT_IN = [r for r in RECIPES if reads_built_in_data(r)]
 
 
 @pytest.mark.parametrize("recipe", BUILT_IN)
