@@ -1,6 +1,8 @@
 """encoder.init=recipe:NAME: a recipe's pretrained encoder, trained once into the cache, then reused."""
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -100,3 +102,28 @@ def test_under_torchrun_an_encoder_not_yet_cached_is_refused_not_trained_by_ever
     with pytest.raises(ConfigError, match="torchrun"):
         pretrained.init_folder("recipe:trec-lm")
     assert cached_runs() == []
+
+
+def test_a_process_needing_an_encoder_another_is_pretraining_waits_for_it_and_takes_its_run(tiny_lm, monkeypatch,
+                                                                                              capsys):
+    final = pretrained.cached_folder("trec-lm", TinyLM())
+    final.parent.mkdir(parents=True)
+    holding = threading.Event()
+
+    def the_other_process():
+        with pretrained.one_at_a_time(final.with_name(f".{final.name}.lock"), "trec-lm"):
+            holding.set()
+            time.sleep(0.5)
+            final.mkdir()
+            (final / "metrics.json").write_text("{}")  # its finished run
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("pretrained a second time")
+
+    monkeypatch.setattr(recipes.trec_lm, "main", no_pretraining)
+    other = threading.Thread(target=the_other_process)
+    other.start()
+    holding.wait()
+    assert pretrained.init_folder("recipe:trec-lm") == final
+    other.join()
+    assert "another process is pretraining this encoder; waiting for it" in capsys.readouterr().out

@@ -9,12 +9,12 @@ second process that needs the same encoder waits for the first instead of traini
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +22,11 @@ from seqtasks.core.config import check_values, to_dict
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.resolve import cache_dir
 from seqtasks.engine.run import RunFolder
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): two processes may then pretrain the same encoder at once
+    fcntl = None
 
 PREFIX = "recipe:"
 
@@ -39,12 +44,17 @@ def init_folder(init: str) -> Path:
     module = load_recipe(name)
     config = module.Config()
     check_values(config)
-    key = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
-    final = cache_dir() / "pretrained" / f"{name}-{key}"
+    final = cached_folder(name, config)
     if not RunFolder(final).metrics.is_file():
         pretrain(module, config, final)
     print(f"encoder.init={init}: the encoder pretrained by the {name} recipe, cached in {final}")
     return final
+
+
+def cached_folder(name: str, config) -> Path:
+    """Where the cache keeps recipe `name`'s run for this config."""
+    key = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+    return cache_dir() / "pretrained" / f"{name}-{key}"
 
 
 def pretrain(module: ModuleType, config, final: Path) -> None:
@@ -53,12 +63,7 @@ def pretrain(module: ModuleType, config, final: Path) -> None:
         raise ConfigError(f"{final.name} is not pretrained yet, and processes under torchrun would each train it: "
                           f"run the recipe once without torchrun first (it is cached), or pass encoder.init=RUN")
     final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.with_name(f".{final.name}.lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{config.recipe}: another process is pretraining this encoder; waiting for it")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_at_a_time(final.with_name(f".{final.name}.lock"), config.recipe):
         if RunFolder(final).metrics.is_file():
             return
         partial = final.with_name(f".{final.name}.partial")
@@ -70,3 +75,16 @@ def pretrain(module: ModuleType, config, final: Path) -> None:
               f"{f' ({cost})' if cost else ''}, into {final}")
         module.main(config, partial, resume=resume)
         os.replace(partial, final)
+
+
+@contextmanager
+def one_at_a_time(lock_path: Path, recipe: str) -> Iterator[None]:
+    """Hold an exclusive lock on lock_path, waiting (and saying so) while another process holds it."""
+    with open(lock_path, "w") as lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"{recipe}: another process is pretraining this encoder; waiting for it")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
