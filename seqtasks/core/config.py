@@ -64,7 +64,7 @@ class EncoderConfig:
     # unseen in training but known to the vectors keeps its meaning instead of becoming <unk>. It lifts
     # sst2 (+1.8 points), mpqa (+7.6), conll-ner (+2.8 F1); sst5 and trec stay within seed noise (README)
     vectors_vocab: int = 100_000
-    init: str = ""  # a run folder whose trained encoder (weights, vocabulary, shape) starts this run
+    init: str = ""  # a run folder whose trained encoder (weights, vocabulary, shape) starts this run, or recipe:NAME (that recipe's, pretrained once and cached)
     freeze_epochs: int = 0  # with init: the encoder stays as trained for this many epochs; the head learns first
 
 
