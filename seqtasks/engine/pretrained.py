@@ -10,7 +10,6 @@ second process that needs the same encoder waits for the first instead of traini
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+from seqtasks.core.checkpoint import strict_json
 from seqtasks.core.config import check_values, to_dict
 from seqtasks.core.errors import ConfigError
 from seqtasks.data.resolve import cache_dir
@@ -53,7 +53,7 @@ def init_folder(init: str) -> Path:
 
 def cached_folder(name: str, config) -> Path:
     """Where the cache keeps recipe `name`'s run for this config."""
-    key = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+    key = hashlib.sha256(strict_json(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
     return cache_dir() / "pretrained" / f"{name}-{key}"
 
 
@@ -74,6 +74,7 @@ def pretrain(module: ModuleType, config, final: Path) -> None:
         print(f"{config.recipe}: {'continuing' if resume else 'pretraining'} the encoder, once for this machine"
               f"{f' ({cost})' if cost else ''}, into {final}")
         module.main(config, partial, resume=resume)
+        shutil.rmtree(final, ignore_errors=True)  # a folder without metrics.json is no finished run
         os.replace(partial, final)
 
 
