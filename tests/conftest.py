@@ -40,32 +40,51 @@ def run_history():
 
 
 @pytest.fixture
-def resumes_exactly(tmp_path, monkeypatch):
-    """check(train): train(run_dir, resume) killed in its second epoch, then resumed, ends where an
-    uninterrupted run ends: the same log and the same best weights.
-
-    On one thread: with two, a busy machine lets the BLAS pick its thread count per call, and two
-    equal runs then differ in the last bit of their weights whether or not one was resumed."""
+def one_thread():
+    """Two equal runs on two threads of a busy machine can differ in the last bit of their weights (the
+    BLAS picks its thread count per call), whether or not one was resumed: the resume tests use one."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield lambda train: check_resume(train, tmp_path, monkeypatch)
+    yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def resumes_exactly(tmp_path, monkeypatch, one_thread):
+    """check(train): train(run_dir, resume) killed in its second epoch, then resumed, ends where an
+    uninterrupted run ends: the same log and the same best weights."""
+    return lambda train: check_resume(train, tmp_path, monkeypatch)
+
+
+REAL_EPOCH = training.train_epoch
+
+
+@pytest.fixture
+def count_epochs(monkeypatch):
+    """count_epochs(kill_at=0): from now on every training epoch is counted in the list returned, and
+    the kill_at-th raises KeyboardInterrupt, as a kill would."""
+    return lambda kill_at=0: counted_epochs(monkeypatch, kill_at)
+
+
+def counted_epochs(monkeypatch, kill_at: int = 0) -> list:
+    calls = []
+
+    def epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt
+        return REAL_EPOCH(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", epoch)
+    return calls
 
 
 def check_resume(train, tmp_path: Path, monkeypatch) -> None:
     train(tmp_path / "whole", False)
-    real_epoch, calls = training.train_epoch, []
-
-    def killed_in_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_epoch", killed_in_second_epoch)
+    counted_epochs(monkeypatch, kill_at=2)
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "killed", False)
-    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    monkeypatch.setattr(training, "train_epoch", REAL_EPOCH)
     assert len(history_without_timing(tmp_path / "killed")) == 1
     train(tmp_path / "killed", True)
     assert history_without_timing(tmp_path / "killed") == history_without_timing(tmp_path / "whole")

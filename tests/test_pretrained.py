@@ -13,7 +13,7 @@ from seqtasks.cli import main
 from seqtasks.core.checkpoint import load_tensors
 from seqtasks.core.config import DataConfig, EncoderConfig, TrainConfig
 from seqtasks.core.errors import ConfigError
-from seqtasks.engine import pretrained, training
+from seqtasks.engine import pretrained
 
 SMALL = ["--set=train.epochs=1", "--set=train.max_steps=3", "--set=encoder.vectors_vocab=0"]
 
@@ -60,32 +60,14 @@ def test_the_first_run_pretrains_into_the_cache_and_later_runs_start_from_it(dat
     assert again["dev"] == record["dev"]  # the same start, seed and data: the same run
 
 
-@pytest.fixture
-def one_thread():
-    """Two equal runs on two threads of a busy machine may differ in the last bit (conftest, resumes_exactly)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_a_pretraining_killed_midway_continues_on_the_next_run_and_ends_as_an_uninterrupted_one(
-        data_dir, tmp_path, tiny_lm, monkeypatch, run_history, one_thread):
+        data_dir, tmp_path, tiny_lm, count_epochs, run_history, one_thread):
     assert main(["train", "trec-lm", "--out", str(tmp_path / "whole")]) == 0
-    real_epoch, epochs = training.train_epoch, []
-
-    def killed_in_second_epoch(*args, **kwargs):
-        epochs.append(1)
-        if len(epochs) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_epoch", killed_in_second_epoch)
+    count_epochs(kill_at=2)
     with pytest.raises(KeyboardInterrupt):
         main(["train", "trec", "--out", str(tmp_path / "a"), *SMALL])
     assert cached_runs() == [] and not (tmp_path / "a").exists()
-    epochs.clear()
-    monkeypatch.setattr(training, "train_epoch", lambda *args, **kwargs: epochs.append(1) or real_epoch(*args, **kwargs))
+    epochs = count_epochs()
     assert main(["train", "trec", "--out", str(tmp_path / "a"), *SMALL]) == 0
     assert len(epochs) == 2  # the language model's second epoch, then trec's one: the first was not trained again
     [cached] = cached_runs()
