@@ -19,8 +19,8 @@ class Config(RunConfig):
     """GloVe 50d BiLSTM at 256 units with a character CNN and attention pooling, trained at lr 3e-3 with patience
     10. Chosen on dev over seeds 13-15 (README): 0.916 ± 0.006 against 0.868 ± 0.016 for the shared defaults,
     which stopped while the training loss was still falling (patience 3 on a 546-question dev split). Starting
-    the encoder from trec-lm's language model gives 0.929 ± 0.008 (docs/pretraining.md), two of those
-    standard deviations more."""
+    the encoder from trec-lm's language model (encoder.init below) gives 0.930 ± 0.012 (docs/pretraining.md),
+    over two of those standard deviations more."""
 
     recipe: str = "trec"
     data: DataConfig = field(
