@@ -36,13 +36,11 @@ def check_members(config: MultiTaskConfig, members: list[Member]) -> None:
     for member in members:
         if member.task.lower_is_better:
             raise ConfigError(f"task {member.name}: a {member.config.task} run pretrains the encoder on its own; "
-                              f"start the multi-task run from it with encoder.init (single-task) instead")
+                              f"start the multi-task run from it with encoder.init instead")
         if member.config.data.folds:
             raise ConfigError(f"task {member.name}: a cross-validated recipe has no dev split to select on; "
                               f"give it one (data.dev) in a TOML file of its own")
         check_member(member)
-    if config.encoder.init:
-        raise ConfigError("encoder.init starts a single-task run from a trained encoder; a multi-task run starts fresh")
     sampling_probabilities([1] * len(members), config.sampling, config.temperature)  # a bad rule fails here
 
 

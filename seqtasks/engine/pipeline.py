@@ -142,12 +142,12 @@ def results_record(prepared: Prepared, config, state: TrainerState, dev: dict, m
                    parameters: int) -> dict:
     common = {"best_epoch": state.best_epoch, "epochs_run": state.epoch,
               "train_seconds": round(sum(r["train_seconds"] for r in state.history), 1),
-              "parameters": parameters, "vectors": prepared.vectors, "device": runtime_text(runtime)}
+              "parameters": parameters, "vectors": prepared.vectors, "encoder_init": prepared.transferred,
+              "device": runtime_text(runtime)}
     if prepared.single:
         only = prepared.members[0]
         return {"task": only.member.config.task, "dataset": only.member.config.data.dataset,
-                "data_summary": only.summary, "dev": dev, "selected_on": f"dev {metric}", **common,
-                "encoder_init": prepared.transferred}
+                "data_summary": only.summary, "dev": dev, "selected_on": f"dev {metric}", **common}
     names = [p.member.name for p in prepared.members]
     mixture = TaskMixture(names, [p.train for p in prepared.members], config.sampling, config.temperature)
     probabilities = sampling_probabilities(mixture.sizes(config.train), config.sampling, config.temperature).tolist()

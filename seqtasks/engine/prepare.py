@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import torch
 from datasets import Dataset, concatenate_datasets
 
-from seqtasks.core.config import EncoderConfig, RunConfig, TrainConfig, check_values
+from seqtasks.core.config import DataConfig, EncoderConfig, RunConfig, TrainConfig, check_values
 from seqtasks.core.errors import CheckpointError, ConfigError, DataFormatError
 from seqtasks.data.arrow_tokens import count_tokens, token_lists
 from seqtasks.data.corpus import build_corpus
@@ -237,18 +237,21 @@ def build_model(task: Task, config: RunConfig, encoder: LSTMEncoder, labels: lis
 ARCHITECTURE = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell", "chars", "char_features")
 
 
-def adopt_shape(config: RunConfig, source_config: EncoderConfig, source_lowercase: bool) -> None:
-    """encoder.init: the source encoder's shape becomes this run's; its weights only fit that shape. So does
-    its vocabulary's case: a lowercasing vocabulary has rows for lowercase words only."""
+def adopt_shape(encoder: EncoderConfig, data: list[DataConfig], source_config: EncoderConfig,
+                source_lowercase: bool) -> None:
+    """encoder.init: the source encoder's shape becomes this run's (every member's, in a multi-task run);
+    its weights only fit that shape. So does its vocabulary's case: a lowercasing vocabulary has rows for
+    lowercase words only."""
     changed = [f"{key}={getattr(source_config, key)}" for key in ARCHITECTURE
-               if getattr(config.encoder, key) != getattr(source_config, key)]
+               if getattr(encoder, key) != getattr(source_config, key)]
     for key in ARCHITECTURE:
-        setattr(config.encoder, key, getattr(source_config, key))
-    if config.data.lowercase != source_lowercase:
+        setattr(encoder, key, getattr(source_config, key))
+    if any(d.lowercase != source_lowercase for d in data):
         changed.append(f"data.lowercase={source_lowercase}")
-        config.data.lowercase = source_lowercase
+    for d in data:
+        d.lowercase = source_lowercase
     if changed:
-        print(f"encoder.init: the encoder's shape comes from {config.encoder.init}: {', '.join(changed)}")
+        print(f"encoder.init: the encoder's shape comes from {encoder.init}: {', '.join(changed)}")
 
 
 def load_transferred(model: SequenceModel, source: LSTMEncoder) -> dict:
@@ -310,15 +313,13 @@ def prepare_data(members: list[Member], encoder: EncoderConfig, parts: list[tupl
     for member in members:
         check_member(member)
     parts = parts or [read_parts(m.config) for m in members]
-    vocab = build_vocab(members, [train_part for train_part, _ in parts], encoder)
     source, source_dir = None, None
-    if encoder.init:
-        if len(members) > 1:
-            raise ConfigError("encoder.init starts a single-task run from a trained encoder; a multi-task run "
-                              "starts fresh")
+    if encoder.init:  # after the data is read: a missing file is found before any pretraining
         source_dir = init_folder(encoder.init)
         source, source_vocab, source_config = load_encoder(RunFolder(source_dir))
-        adopt_shape(members[0].config, source_config, source_vocab.lowercase)
+        adopt_shape(encoder, [m.config.data for m in members], source_config, source_vocab.lowercase)
+    vocab = build_vocab(members, [train_part for train_part, _ in parts], encoder)
+    if source is not None:
         vocab = source_vocab.extend(vocab.tokens[2:])
     prepared = []
     for member, (train_part, dev_part) in zip(members, parts):
