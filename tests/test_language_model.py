@@ -205,6 +205,8 @@ def test_a_targets_corpus_leaves_its_family_and_every_dev_line_out(data_dir):
     assert {"sst5", "mr", "subj"}.isdisjoint(members("for:sst2")) and "sst2" in members("for:sst2")
     assert "trec" not in members("for:trec")  # its dev split is carved from its training split
     assert "stsb" not in members("for:mrpc") and "mrpc" not in members("for:stsb")
+    assert "mrpc" not in members("for:sick,stsb") and {"sick", "stsb"} <= set(members("for:sick,stsb"))
+    assert members("for:sick,stsb") == sorted(set(members("for:sick")) & set(members("for:stsb")))
     assert {"mr", "subj", "cr", "mpqa"}.isdisjoint(members("all"))  # cross-validated: every row is a test row
     corpus = build_corpus("for:sst2")
     assert sum(corpus.record["datasets"].values()) == len(corpus.rows) == corpus.record["lines"]

@@ -31,8 +31,8 @@ class DataConfig:
     min_freq: int = 1
     max_tokens: int = 512  # longer inputs are an error naming file and line (a language model cuts them into chunks)
     output_words: int = 30_000  # a language model predicts the most frequent training words, at most this many
-    # a language model: the built-in datasets' training texts, "all" or "for:DATASET" (DATASET's source
-    # family left out, but its own train split when it has a dev split; seqtasks/data/corpus.py)
+    # a language model: the built-in datasets' training texts, "all" or "for:DATASET[,DATASET]" (each
+    # DATASET's source family left out, but its own train split when it has a dev split; seqtasks/data/corpus.py)
     corpus: str = ""
     tag_scheme: str = ""  # tagging: "" keeps the file's tags; BIO or BIOES convert IOB1 entity tags
     tag_column: str = "upos"  # CoNLL-U: upos or xpos

@@ -1,5 +1,5 @@
 """A pretraining corpus from the built-in datasets' training texts that never holds a target's dev or
-test text (data.corpus = "all" or "for:DATASET").
+test text (data.corpus = "all", "for:DATASET" or "for:DATASET,DATASET").
 
 Datasets share sources: SST-2, SST-5, MR and SUBJ's subjective half are the same Rotten Tomatoes
 snippets, and STS-B's MSRpar pairs come from MRPC's news. A sentence in one dataset's test split can
@@ -36,16 +36,19 @@ def family(name: str) -> set[str]:
 
 
 def members(spec: str) -> list[str]:
-    """The datasets whose training split goes in, for "all" or "for:TARGET"."""
+    """The datasets whose training split goes in, for "all" or "for:TARGET" ("for:A,B" for a multi-task
+    run's targets: every target's family out, each target's own training split in)."""
     sources = all_sources()
     with_train = [n for n, s in sources.items() if TRAIN_SPLITS.get(n, "train") in s.splits]
     if spec == "all":
         return sorted(with_train)
-    target = spec.removeprefix("for:")
-    if not spec.startswith("for:") or target not in sources:
-        raise ConfigError(f"data.corpus={spec!r}: expected all or for:DATASET, one of {', '.join(sorted(sources))}")
-    own_dev = any(split in sources[target].splits for split in DEV_SPLITS)
-    return sorted(n for n in with_train if n not in family(target) or (n == target and own_dev))
+    targets = spec.removeprefix("for:").split(",")
+    if not spec.startswith("for:") or not all(t in sources for t in targets):
+        raise ConfigError(f"data.corpus={spec!r}: expected all or for:DATASET[,DATASET], datasets from "
+                          f"{', '.join(sorted(sources))}")
+    left_out = set().union(*(family(t) for t in targets))
+    own = {t for t in targets if any(split in sources[t].splits for split in DEV_SPLITS)}
+    return sorted(n for n in with_train if n not in left_out or n in own)
 
 
 def normalised(tokens: list[str]) -> str:
