@@ -226,7 +226,7 @@ def cmd_bench(args) -> None:
             write_json(args.json, result)
         return
     if args.lm:
-        result = run_lm_bench(load_recipe("language-model").Config(), args.set, *((8, 2) if args.quick else (40, 5)),
+        result = run_lm_bench(load_recipe("language-model").Config(), args.set, *((8, 2) if args.quick else (40, 9)),
                               log=log)
         print(lm_table(result))
         if args.json:
