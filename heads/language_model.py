@@ -92,14 +92,15 @@ class LanguageModelHead(nn.Module):
         return (lengths - 1).clamp(min=0)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> HeadOutput:
-        """value [B, directions]: each row's summed log-probability of the tokens it predicts (outside
-        training only: a training step reads the loss, and the per-row sums cost a scatter a direction);
-        the loss is the mean negative log-likelihood over both directions' predicted tokens."""
+        """value [B, directions]: each row's summed log-probability of the tokens it predicts; the loss is
+        the mean negative log-likelihood over both directions' predicted tokens."""
         sums, losses = [], []
         for states, targets, rows in self.predicted(encoded, batch):
-            out = self.softmax(self.dropout(states), targets) if len(targets) else None
-            losses.append(out.loss if out is not None else states.sum() * 0)
-            if not self.training:
-                row_sums = torch.zeros(len(batch.token_ids), device=states.device)
-                sums.append(row_sums.index_add(0, rows, out.output.float()) if out is not None else row_sums)
-        return HeadOutput(value=torch.stack(sums, dim=-1) if sums else None, loss=torch.stack(losses).mean())
+            if len(targets) == 0:
+                sums.append(states.new_zeros(len(batch.token_ids)))
+                losses.append(states.sum() * 0)
+                continue
+            out = self.softmax(self.dropout(states), targets)
+            sums.append(torch.zeros(len(batch.token_ids), device=states.device).index_add(0, rows, out.output.float()))
+            losses.append(out.loss)
+        return HeadOutput(value=torch.stack(sums, dim=-1), loss=torch.stack(losses).mean())
