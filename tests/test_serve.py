@@ -435,10 +435,10 @@ def spans(tags: list[str]) -> list[tuple[int, int]]:
 def test_the_bench_load_generator_counts_what_the_server_answered(runs, data_dir):
     import asyncio
 
-    from seqtasks.experiments.serve_bench import load
+    from seqtasks.experiments.serve_bench import load, run_clients
     texts = [row[0] for row in dev_rows(runs["sst2"], data_dir, "sst2", count=10)]
     with ServerThread(app_for([runs["sst2"]])) as url:
-        result = asyncio.run(load(url, "sst2", texts, clients=4, requests=20, seconds=60))
+        result = run_clients(load(url, "sst2", texts, clients=4, requests=20, seconds=60))  # uvloop, as the bench
         missing = asyncio.run(load(url, "nope", texts, clients=2, requests=4, seconds=60))
         metrics = httpx.get(f"{url}/metrics").text
     assert result["requests"] == 20 and result["errors"] == 0
