@@ -135,7 +135,10 @@ def export_run(run_dir: str | Path, int8: bool = False, task: str = "") -> dict:
         target = folder.graph(int8=True)
         logging.disable(logging.WARNING)  # its advice to pre-process is for convolutional image models
         try:
-            atomic_write(target, lambda temp: quantization.quantize_dynamic(fp32, temp,
+            # reduce_range: 7-bit weights. On x86 CPUs without VNNI, onnxruntime's u8 x s8 kernels add pairs of
+            # products in 16 bits, which saturate at 8-bit weights (onnxruntime's quantization docs): an AVX2 machine
+            # kept 98.1% of a small sst2 model's dev predictions at 8 bits and 99.7% at 7.
+            atomic_write(target, lambda temp: quantization.quantize_dynamic(fp32, temp, reduce_range=True,
                                                                              weight_type=quantization.QuantType.QInt8))
         finally:
             logging.disable(logging.NOTSET)
