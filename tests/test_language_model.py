@@ -224,7 +224,9 @@ def test_the_lm_bench_compares_against_a_hand_written_loop(data_dir, tmp_path, c
     assert main(["bench", "--lm", "--quick", "--json", str(out), "--set", "encoder.hidden_size=16",
                  "--set", "data.output_words=500"]) == 0
     result = json.loads(out.read_text())
-    assert result["output_words"] == 500 and 0 < result["softmax_share_of_step"] < 1
+    # the softmax share is a difference of two timings: on a 2-round quick bench it can come out below 0,
+    # so only its presence is tested here (speed belongs to the bench, not to a test)
+    assert result["output_words"] == 500 and math.isfinite(result["softmax_share_of_step"])
     assert "hand-written loop" in capsys.readouterr().out
 
 
