@@ -162,6 +162,15 @@ def trial_config(search: Search, params: dict[str, Any]):
     return config
 
 
+def recipe_config(search: Search, params: dict[str, Any]):
+    """A trial's values on the recipe's own data: a cross-validated recipe's trials run on fewer folds
+    (the proxy), while confirmation and best.toml use all of its folds."""
+    config = trial_config(search, params)
+    if search.recipe_folds:
+        config.data.folds = search.recipe_folds
+    return config
+
+
 class TrialReporter:
     """Sends each epoch's dev metric to the trial and stops a hopeless one (optuna.TrialPruned)."""
 
@@ -382,16 +391,17 @@ class Confirmed:
 
 def confirm(search: Search, settings: TuneSettings, study) -> list[Confirmed]:
     """The best --confirm trials, each trained once per confirm seed (the trial itself stands for its own
-    seed), ranked by mean: a single-seed lead smaller than the seed spread is luck."""
+    seed, unless it ran on a cross-validation proxy), ranked by mean: a single-seed lead smaller than the
+    seed spread is luck."""
     TrialState = optuna_module().trial.TrialState
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if math.isfinite(t.value)]
     top = sorted(complete, key=lambda t: t.value, reverse=not search.minimize)[:settings.confirm]
     results = []
     for trial in top:
-        config = trial_config(search, trial.params)
+        config = recipe_config(search, trial.params)
         values = []
         for seed in settings.confirm_seeds:
-            if seed == config.train.seed:
+            if seed == config.train.seed and not search.recipe_folds:
                 values.append(trial.value)
                 continue
             seeded = copy.deepcopy(config)
@@ -447,9 +457,7 @@ def differences(config: dict, defaults: dict) -> dict:
 
 def write_best(search: Search, params: dict, path: Path, note: str) -> None:
     """best.toml: the recipe and every key the chosen trial set apart from the recipe's defaults."""
-    config = trial_config(search, params)
-    if search.recipe_folds:
-        config.data.folds = search.recipe_folds  # the real recipe, not the trials' proxy
+    config = recipe_config(search, params)
     chosen = differences(to_dict(config), to_dict(search.module.Config()))
     text = f"# {note}\n# seqtasks train --config {path}\nrecipe = {strict_json(config.recipe)}\n" + toml_text(chosen)
     atomic_write(path, lambda temp: Path(temp).write_text(text))

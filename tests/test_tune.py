@@ -95,6 +95,20 @@ def test_confirmation_reuses_the_trial_for_its_own_seed_and_ranks_by_mean(tmp_pa
     assert f"trial {rows[0]['trial']}: mean" in (out / "best.toml").read_text()
 
 
+def test_a_cross_validated_recipe_is_confirmed_on_all_its_folds_not_the_proxy(tmp_path, noisy_csv):
+    out = tmp_path / "tune"
+    assert main(["tune", "text-classification", *tiny(noisy_csv, epochs=2), "--set", "data.folds=3",
+                 "--cv-folds", "2", "--trials", "2", "--confirm", "1", "--confirm-seeds", "13,14",
+                 "--pruner", "none", "--out", str(out)]) == 0
+    row = json.loads((out / "summary.json").read_text())["confirmation"][0]
+    proxy = json.loads((out / "trials" / f"{row['trial']:04d}" / "metrics.json").read_text())
+    assert proxy["cv"]["folds"] == 2 and row["single"] == proxy["cv"]["accuracy_mean"]
+    confirmed = [json.loads((out / "confirm" / f"{row['trial']:04d}" / f"seed-{seed}" / "metrics.json").read_text())
+                 for seed in (13, 14)]
+    assert [record["cv"]["folds"] for record in confirmed] == [3, 3]
+    assert row["values"] == [record["cv"]["accuracy_mean"] for record in confirmed]
+
+
 class CurveModule:
     """A recipe whose training reports a given dev curve through the toolkit's listeners."""
 
