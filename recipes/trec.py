@@ -2,7 +2,7 @@
 
 TREC has no dev split, so a seeded, stratified 10% of train is carved off and recorded in the run.
 The encoder starts from a bidirectional language model pretrained on the other datasets' training text
-(recipes/trec_lm.py): the first `seqtasks train trec` on a machine trains it (26-35 min on 2 cores)
+(recipes/trec_lm.py): the first `seqtasks train trec` on a machine trains it (18-35 min on 2 cores)
 and caches it; `--set encoder.init=` starts from GloVe alone.
 """
 from dataclasses import dataclass, field

@@ -12,7 +12,7 @@ from seqtasks.engine import pipeline
 
 DESCRIPTION = "the encoder trec starts from: a biLM on the built-in training text without TREC's"
 DATASET = "training text of the others (for:trec)"
-COST = "26-35 min on a 2-core CPU: 6 epochs over 66,624 lines"
+COST = "18-35 min on a 2-core CPU: 6 epochs over 66,624 lines"
 
 
 @dataclass
