@@ -96,9 +96,11 @@ class LanguageModelHead(nn.Module):
         the mean negative log-likelihood over both directions' predicted tokens."""
         sums, losses = [], []
         for states, targets, rows in self.predicted(encoded, batch):
-            if len(targets) == 0:
+            if len(targets) == 0:  # every row one token long (UD-EWT has whole batches of them)
                 sums.append(states.new_zeros(len(batch.token_ids)))
-                losses.append(states.sum() * 0)
+                # a zero tied to the head too: with the encoder frozen (encoder.freeze_epochs) the states
+                # carry no gradient, and a loss without one cannot be stepped
+                losses.append(states.sum() * 0 + sum(p.sum() for p in self.softmax.parameters()) * 0)
                 continue
             out = self.softmax(self.dropout(states), targets)
             sums.append(torch.zeros(len(batch.token_ids), device=states.device).index_add(0, rows, out.output.float()))

@@ -86,6 +86,20 @@ def test_row_log_likelihood_equals_the_full_softmax_by_hand():
         assert out.value[row].tolist() == pytest.approx([forward, backward], abs=1e-5)
 
 
+def test_a_batch_of_one_token_rows_steps_with_the_encoder_frozen():
+    """Such a batch has nothing to predict; with the encoder frozen (encoder.freeze_epochs) its zero loss
+    must still be one that backward accepts, or fine-tuning a language model on UD-EWT's text stops."""
+    model, vocab = tiny_model()
+    model.train()
+    for parameter in model.encoder.parameters():
+        parameter.requires_grad_(False)
+    rows = Dataset.from_dict({"tokens": [["w1"], ["w2"]], "line": [1, 2]})
+    out = model(LM.encode(rows, vocab, None, "rows").batch(torch.arange(2)))
+    out.loss.backward()
+    assert float(out.loss) == 0.0 and out.value.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert all(p.grad is not None and not p.grad.any() for p in model.head.softmax.parameters())
+
+
 def test_trains_on_a_gzipped_text_file_and_predicts_each_lines_perplexity(data_dir, tmp_path, capsys, monkeypatch):
     lines = corpus(tmp_path / "corpus.txt.gz", data_dir, gz=True)
     run = tmp_path / "lm"
