@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
+import recipes.sst5_lm
+import recipes.sst5_lm_ft
 import recipes.trec_lm
 from seqtasks.cli import main
 from seqtasks.core.checkpoint import load_tensors
@@ -36,8 +38,8 @@ def encoder_weights(run_dir) -> dict:
     return {k: v for k, v in load_tensors(run_dir / "best.safetensors", "model").items() if k.startswith("encoder.")}
 
 
-def cached_runs() -> list:
-    return sorted((pretrained.cache_dir() / "pretrained").glob("trec-lm-*"))
+def cached_runs(recipe: str = "trec-lm") -> list:
+    return sorted((pretrained.cache_dir() / "pretrained").glob(f"{recipe}-{'[0-9a-f]' * 12}"))
 
 
 def test_the_first_run_pretrains_into_the_cache_and_later_runs_start_from_it(data_dir, tmp_path, tiny_lm, monkeypatch):
@@ -109,3 +111,40 @@ def test_a_process_needing_an_encoder_another_is_pretraining_waits_for_it_and_ta
     assert pretrained.init_folder("recipe:trec-lm") == final
     other.join()
     assert "another process is pretraining this encoder; waiting for it" in capsys.readouterr().out
+
+
+@dataclass
+class TinyInnerLM(recipes.sst5_lm.Config):
+    """sst5-lm at a test's size: SST-2's text, 8 units in two separate stacks, 3 steps."""
+
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="sst2", train="train", dev="dev", max_tokens=30))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(
+        hidden_size=8, num_layers=2, cell="separate_stacks", vectors_vocab=0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, max_steps=3))
+
+
+@dataclass
+class TinyOuterLM(recipes.sst5_lm_ft.Config):
+    """sst5-lm-ft at a test's size: SST-5's text, 3 steps, from sst5-lm's encoder."""
+
+    data: DataConfig = field(default_factory=lambda: DataConfig(dataset="sst5", train="train", dev="dev", max_tokens=30))
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(init="recipe:sst5-lm", vectors_vocab=0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, max_steps=3))
+
+
+def test_a_recipe_starting_from_a_chain_of_two_pretrained_recipes_trains_both_once_and_keys_the_outer_by_the_inner(
+        data_dir, tmp_path, monkeypatch):
+    """sst5 starts from sst5-lm-ft, which starts from sst5-lm: the first run trains both, and a changed
+    sst5-lm gets sst5-lm-ft a new cache key, so the cached fine-tuning of the old encoder is not reused."""
+    monkeypatch.setattr(recipes.sst5_lm, "Config", TinyInnerLM)
+    monkeypatch.setattr(recipes.sst5_lm_ft, "Config", TinyOuterLM)
+    assert main(["train", "sst5", "--out", str(tmp_path / "a"), *SMALL]) == 0
+    [inner], [outer] = cached_runs("sst5-lm"), cached_runs("sst5-lm-ft")
+    record = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert record["encoder_init"]["folder"] == str(outer)
+    assert json.loads((outer / "metrics.json").read_text())["encoder_init"]["folder"] == str(inner)
+    assert record["config"]["encoder"]["cell"] == "separate_stacks"  # the shape came down the chain
+
+    assert pretrained.cached_folder("sst5-lm-ft", TinyOuterLM()) == outer
+    monkeypatch.setattr(recipes.sst5_lm, "Config", lambda: TinyInnerLM(train=TrainConfig(epochs=1, max_steps=2)))
+    assert pretrained.cached_folder("sst5-lm-ft", TinyOuterLM()) != outer

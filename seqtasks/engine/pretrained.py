@@ -3,9 +3,10 @@
 `encoder.init=recipe:NAME` names a recipe (a language model on a corpus that holds none of the
 target's dev text) instead of a run folder. The first run that needs it trains NAME's recipe with its
 own defaults, as `seqtasks train NAME` would, into the cache ($SEQTASKS_CACHE_DIR/pretrained/NAME-KEY,
-KEY a hash of that config, so a changed recipe is pretrained anew); every later run, seed and trial
-starts from the cached run. A killed pretraining continues where it stopped on the next run, and a
-second process that needs the same encoder waits for the first instead of training it twice.
+KEY a hash of that config and of any recipe it starts from in turn, so a changed recipe is pretrained
+anew); every later run, seed and trial starts from the cached run. A killed pretraining continues where
+it stopped on the next run, and a second process that needs the same encoder waits for the first instead
+of training it twice.
 """
 from __future__ import annotations
 
@@ -52,8 +53,14 @@ def init_folder(init: str) -> Path:
 
 
 def cached_folder(name: str, config) -> Path:
-    """Where the cache keeps recipe `name`'s run for this config."""
-    key = hashlib.sha256(strict_json(to_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+    """Where the cache keeps recipe `name`'s run for this config. A recipe that itself starts from
+    `recipe:INNER` (sst5-lm-ft from sst5-lm) folds INNER's key into its own, so a changed inner recipe
+    retrains both rather than leaving a cached run fine-tuned from the old encoder."""
+    text = strict_json(to_dict(config), sort_keys=True)
+    if config.encoder.init.startswith(PREFIX):
+        inner = config.encoder.init.removeprefix(PREFIX)
+        text += cached_folder(inner, load_recipe(inner).Config()).name
+    key = hashlib.sha256(text.encode()).hexdigest()[:12]
     return cache_dir() / "pretrained" / f"{name}-{key}"
 
 
