@@ -16,7 +16,7 @@ RECIPES = ["sst2", "sst5", "trec", "mr", "subj", "cr", "mpqa", "ud-pos", "conll-
            # your own unlabelled text: pretrain the encoder
            "language-model",
            # encoders the recipes start from (encoder.init=recipe:NAME), pretrained once and cached
-           "trec-lm"]
+           "trec-lm", "sst5-lm", "sst5-lm-ft"]
 
 
 def load_recipe(name: str) -> ModuleType:
