@@ -5,6 +5,7 @@ import gzip
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,6 +184,46 @@ def test_a_classifier_starts_from_the_pretrained_encoder(data_dir, tmp_path):
     rows = lm["encoder.embedding.weight"].shape[0]
     assert torch.equal(lm["encoder.embedding.weight"], clf["encoder.embedding.weight"][:rows])
     assert json.loads((tmp_path / "clf" / "metrics.json").read_text())["encoder_init"]["known_words"] == rows
+
+
+def test_lm_finetuning_inside_cross_validation_reads_each_folds_text_and_never_its_held_out_fold(data_dir, tmp_path,
+                                                                                                  capsys):
+    from seqtasks.data.resolve import cache_dir
+    from seqtasks.data.splits import kfold
+    from seqtasks.engine.prepare import read_split
+
+    corpus(tmp_path / "corpus.txt", data_dir, rows=200)
+    assert main(["train", "language-model", "--out", str(tmp_path / "lm"), "--set",
+                 f"data.train={tmp_path / 'corpus.txt'}", "--set", "train.epochs=1", *SMALL[:6]]) == 0
+    source = set(Vocab.load(tmp_path / "lm" / "vocab.json").tokens)
+    cv = ["train", "cr", "--out", str(tmp_path / "cv"), "--set", f"encoder.init={tmp_path / 'lm'}", "--set",
+          "encoder.lm_finetune_epochs=1", "--set", "data.folds=3", "--set", "train.epochs=1", "--set",
+          "train.max_steps=2", "--set", "encoder.vectors="]
+    assert main(cv) == 0
+    assert capsys.readouterr().out.count("lm-finetune: training") == 3
+    config = load_run_config(RunFolder(tmp_path / "cv"), LabelSet([]))
+    full = read_split(config, config.data.train)
+    folds = kfold(full.rows, 3, config.train.seed, get_task("text-classification").strata(full.rows))
+
+    def words(rows) -> set[str]:
+        return {word.lower() for tokens in rows["tokens"] for word in tokens}
+
+    tuned = set()
+    for k, (train_rows, heldout_rows) in enumerate(folds, start=1):
+        init = json.loads((tmp_path / "cv" / f"fold-0{k}" / "metrics.json").read_text())["encoder_init"]
+        assert init["lm_finetuned_from"] == str(tmp_path / "lm")
+        language_model = Vocab.load(f"{init['folder']}/vocab.json").tokens
+        seen, heldout_only = words(full.rows.select(train_rows)), words(full.rows.select(heldout_rows))
+        heldout_only -= seen | source
+        assert heldout_only and not heldout_only & set(language_model)  # no held-out word reached the LM
+        lm_text = json.loads((Path(init["folder"]) / "metrics.json").read_text())["data_summary"]
+        chunks = sum(math.ceil(len(tokens) / 100) for tokens in full.rows.select(train_rows)["tokens"])
+        assert lm_text["train_rows"] + lm_text["dev_rows"] == chunks  # the fold's train and dev text, cut at 100
+        tuned.add(init["folder"])
+    assert len(tuned) == 3 and {p.name for p in (cache_dir() / "lm-finetuned").iterdir()
+                                if not p.name.startswith(".")} == {Path(f).name for f in tuned}
+    assert main([*cv, "--overwrite"]) == 0
+    assert "lm-finetune: training" not in capsys.readouterr().out  # each fold's language model is cached
 
 
 def test_a_built_in_datasets_text_is_read_without_labels_and_long_texts_are_cut(data_dir, tmp_path):

@@ -110,7 +110,7 @@ def test_a_process_needing_an_encoder_another_is_pretraining_waits_for_it_and_ta
     holding.wait()
     assert pretrained.init_folder("recipe:trec-lm") == final
     other.join()
-    assert "another process is pretraining this encoder; waiting for it" in capsys.readouterr().out
+    assert "another process is training this encoder; waiting for it" in capsys.readouterr().out
 
 
 @dataclass

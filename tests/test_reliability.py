@@ -138,6 +138,7 @@ def test_json_files_are_strict():
     ("train.batch_size=0", "train.batch_size=0: expected a value in [1, inf)"),
     ("head.pooling=median", "unknown pooling 'median'"),
     ("data.folds=1", "data.folds=1"),
+    ("encoder.lm_finetune_epochs=2", "set encoder.init=RUN (a language model) as well"),
 ])
 def test_a_bad_value_is_one_line_and_leaves_no_folder(setting, said, tmp_path, capsys):
     assert train(tmp_path, tickets(tmp_path / "t.csv"), "--set", setting) == 2

@@ -66,6 +66,7 @@ class EncoderConfig:
     vectors_vocab: int = 100_000
     init: str = ""  # a run folder whose trained encoder (weights, vocabulary, shape) starts this run, or recipe:NAME (that recipe's, pretrained once and cached)
     freeze_epochs: int = 0  # with init: the encoder stays as trained for this many epochs; the head learns first
+    lm_finetune_epochs: int = 0  # with init: first fine-tune it for this many epochs as a language model on this run's own training text (each fold's and seed's own; seqtasks/engine/lm_finetune.py)
 
 
 @dataclass
@@ -289,6 +290,7 @@ RANGES: dict[str, Range] = {
     "encoder.embedding_dim": POSITIVE, "encoder.hidden_size": POSITIVE, "encoder.num_layers": POSITIVE,
     "encoder.dropout": SHARE, "encoder.word_dropout": SHARE, "encoder.char_features": POSITIVE,
     "encoder.vectors_vocab": NONNEGATIVE, "encoder.freeze_epochs": NONNEGATIVE,
+    "encoder.lm_finetune_epochs": NONNEGATIVE,
     "encoder.forget_bias": Range(float("-inf")),
     "head.attention_size": POSITIVE, "head.attention_heads": POSITIVE, "head.attention_penalty": NONNEGATIVE,
     "head.hidden_size": NONNEGATIVE, "head.dropout": SHARE, "head.cosine_floor": Range(-1, 1, open_high=True),
@@ -319,6 +321,9 @@ def check_values(config: Any, prefix: str = "") -> None:
             raise ConfigError(f"{key}={value!r}: expected a value in {RANGES[key].text()}")
         elif key in CHOICES and value not in CHOICES[key]:
             raise ConfigError(f"{key}={value!r}: expected one of {', '.join(repr(c) for c in CHOICES[key])}")
+    if isinstance(config, EncoderConfig) and config.lm_finetune_epochs and not config.init:
+        raise ConfigError(f"encoder.lm_finetune_epochs={config.lm_finetune_epochs}: fine-tunes the encoder that "
+                          f"encoder.init names; set encoder.init=RUN (a language model) as well")
     if isinstance(config, DataConfig):
         if config.folds == 1 or config.folds < 0:
             raise ConfigError(f"data.folds={config.folds}: expected 0 (no cross-validation) or at least 2")

@@ -20,8 +20,8 @@ from pathlib import Path
 from seqtasks.core.config import MultiTaskConfig
 from seqtasks.core.errors import ConfigError
 from seqtasks.engine.mixture import sampling_probabilities
-from seqtasks.engine.pipeline import fit, start
-from seqtasks.engine.prepare import Member, check_member, prepare
+from seqtasks.engine.pipeline import fit, prepare_run, start
+from seqtasks.engine.prepare import Member, check_member
 from seqtasks.engine.run import RunFolder
 
 
@@ -49,7 +49,7 @@ def run(config: MultiTaskConfig, members: list[Member], run_dir: Path, resume: b
     runtime = start(config)
     if runtime.world > 1:
         raise ConfigError("a multi-task run trains in one process; run it without torchrun")
-    return fit(prepare(members, config.encoder, config.train), config, RunFolder(run_dir), resume, runtime)
+    return fit(prepare_run(members, config.encoder, config.train), config, RunFolder(run_dir), resume, runtime)
 
 
 __all__ = ["Member", "check_members", "run"]

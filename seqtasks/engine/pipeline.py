@@ -9,16 +9,18 @@ Every decision that depends on the kind of task is the task's (seqtasks/tasks).
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from seqtasks.core.checkpoint import load_weights, write_json
-from seqtasks.core.config import MultiTaskConfig, RunConfig, check_values, to_dict
+from seqtasks.core.config import EncoderConfig, MultiTaskConfig, RunConfig, TrainConfig, check_values, to_dict
 from seqtasks.core.errors import RunFolderError
 from seqtasks.data.splits import kfold
 from seqtasks.engine.distributed import Runtime, check_world
 from seqtasks.engine.distributed import runtime as make_runtime
+from seqtasks.engine.lm_finetune import lm_finetuned
 from seqtasks.engine.loggers import logger_names, make_loggers
 from seqtasks.engine.mixture import TaskMixture, sampling_probabilities
 from seqtasks.engine.prepare import Member, Part, Prepared, carve, prepare, read_parts, read_split
@@ -35,7 +37,21 @@ def run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict:
     if config.data.folds:
         return cross_validate(config, run_dir, resume)
     member = Member("", config)
-    return fit(prepare([member], config.encoder, config.train), config, RunFolder(run_dir), resume)
+    return fit(prepare_run([member], config.encoder, config.train), config, RunFolder(run_dir), resume)
+
+
+def prepare_run(members: list[Member], encoder: EncoderConfig, train: TrainConfig,
+                parts: list[tuple[Part, Part]] | None = None, heldout: Part | None = None) -> Prepared:
+    """`prepare`; with encoder.lm_finetune_epochs, everything is checked and read first, then encoder.init
+    is fine-tuned as a language model on this run's text (cached) and the run is prepared from that."""
+    prepared = prepare(members, encoder, train, parts, heldout)
+    if not encoder.lm_finetune_epochs:
+        return prepared
+    tuned = lm_finetuned(encoder, train, prepared, fit)
+    parts = [(p.train_part, p.dev_part) for p in prepared.members]
+    again = prepare(members, replace(encoder, init=str(tuned), lm_finetune_epochs=0), train, parts, heldout)
+    again.transferred["lm_finetuned_from"] = encoder.init
+    return again
 
 
 def start(config: RunConfig | MultiTaskConfig) -> Runtime:
@@ -193,7 +209,7 @@ def cross_validate(config: RunConfig, run_dir: Path, resume: bool = False) -> di
             heldout = Part(full.rows.select(test_rows), full.source, {**full.record, "fold": k, "role": "heldout",
                                                                       "examples": len(test_rows)}, full.tokenizer)
             parts = [carve(rest, config.data.dev_fraction, config.train.seed, task)]
-            prepared = prepare([member], config.encoder, config.train, parts=parts, heldout=heldout)
+            prepared = prepare_run([member], config.encoder, config.train, parts=parts, heldout=heldout)
             return fit(prepared, config, fold_folder, resume=resume and fold_folder.holds_run(), runtime=runtime)
 
         per_fold.append(resumable(fold_folder.metrics, resume, fold)["heldout"])

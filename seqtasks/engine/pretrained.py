@@ -65,22 +65,28 @@ def cached_folder(name: str, config) -> Path:
 
 
 def pretrain(module: ModuleType, config, final: Path) -> None:
-    """Train the recipe into a sibling of `final` and move it there when it has finished."""
+    """Train the recipe into the cache (`train_cached`)."""
+    cost = getattr(module, "COST", "")
+    train_cached(final, config.recipe, lambda folder, resume: module.main(config, folder, resume=resume),
+                 f"the encoder, once for this machine{f' ({cost})' if cost else ''}")
+
+
+def train_cached(final: Path, name: str, train: Callable[[Path, bool], object], what: str) -> None:
+    """train(folder, resume) into a sibling of `final`, moved there when it has finished: one process at a
+    time, and a killed training continues where it stopped."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError(f"{final.name} is not pretrained yet, and processes under torchrun would each train it: "
-                          f"run the recipe once without torchrun first (it is cached), or pass encoder.init=RUN")
+        raise ConfigError(f"{final.name} is not trained yet, and processes under torchrun would each train it: "
+                          f"run once without torchrun first (it is cached), or pass encoder.init=RUN")
     final.parent.mkdir(parents=True, exist_ok=True)
-    with one_at_a_time(final.with_name(f".{final.name}.lock"), config.recipe):
+    with one_at_a_time(final.with_name(f".{final.name}.lock"), name):
         if RunFolder(final).metrics.is_file():
             return
         partial = final.with_name(f".{final.name}.partial")
         resume = RunFolder(partial).trainer_state.is_file()
         if not resume:
             shutil.rmtree(partial, ignore_errors=True)
-        cost = getattr(module, "COST", "")
-        print(f"{config.recipe}: {'continuing' if resume else 'pretraining'} the encoder, once for this machine"
-              f"{f' ({cost})' if cost else ''}, into {final}")
-        module.main(config, partial, resume=resume)
+        print(f"{name}: {'continuing' if resume else 'training'} {what}, into {final}")
+        train(partial, resume)
         shutil.rmtree(final, ignore_errors=True)  # a folder without metrics.json is no finished run
         os.replace(partial, final)
 
@@ -93,6 +99,6 @@ def one_at_a_time(lock_path: Path, recipe: str) -> Iterator[None]:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                print(f"{recipe}: another process is pretraining this encoder; waiting for it")
+                print(f"{recipe}: another process is training this encoder; waiting for it")
                 fcntl.flock(lock, fcntl.LOCK_EX)
         yield
