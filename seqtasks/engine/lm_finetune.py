@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from datasets import Dataset, concatenate_datasets
@@ -65,7 +66,8 @@ def lm_finetuned(encoder: EncoderConfig, train: TrainConfig, prepared: Prepared,
     dev_text = text_rows([m.dev_part for m in members], columns)
     config = lm_config(encoder, train, members[0].vocab.lowercase)
     source_record = source.metrics.read_bytes() if source.metrics.is_file() else b""
-    key = hashlib.sha256(strict_json(to_dict(config), sort_keys=True).encode() + str(source.path.resolve()).encode()
+    settings = to_dict(replace(config, train=replace(config.train, device="", threads=0)))  # where, not what
+    key = hashlib.sha256(strict_json(settings, sort_keys=True).encode() + str(source.path.resolve()).encode()
                          + source_record + fingerprint(train_text) + fingerprint(dev_text))
     final = cache_dir() / "lm-finetuned" / f"{source.path.name}-{key.hexdigest()[:12]}"
     tokenizer = members[0].train_part.tokenizer
