@@ -19,7 +19,7 @@ from datasets import Dataset, concatenate_datasets
 from seqtasks.core.checkpoint import strict_json
 from seqtasks.core.config import DataConfig, EncoderConfig, HeadConfig, RunConfig, TrainConfig, to_dict
 from seqtasks.data.resolve import cache_dir
-from seqtasks.engine.prepare import Member, Part, Prepared, chunked, prepare
+from seqtasks.engine.prepare import Member, Part, Prepared, chunked, prepare, texts_only
 from seqtasks.engine.pretrained import train_cached
 from seqtasks.engine.run import RunFolder
 
@@ -27,12 +27,9 @@ from seqtasks.engine.run import RunFolder
 MAX_TOKENS, DROPOUT = 100, 0.2
 
 
-def text_rows(parts: list[Part], columns: list[tuple[str, ...]]) -> Dataset:
-    """The texts of each part's text columns (a pair's two sides as two rows), labels dropped."""
-    tables = [part.rows.select_columns([column, "line"]).rename_column(column, "tokens") if column != "tokens"
-              else part.rows.select_columns(["tokens", "line"])
-              for part, names in zip(parts, columns) for column in names]
-    return chunked(concatenate_datasets(tables), MAX_TOKENS)
+def text_rows(parts: list[Part], pairs: list[bool]) -> Dataset:
+    """The parts' texts (a pair's two sides as two rows), labels dropped, cut as the language model reads them."""
+    return chunked(concatenate_datasets([texts_only(part.rows, pair) for part, pair in zip(parts, pairs)]), MAX_TOKENS)
 
 
 def lm_config(encoder: EncoderConfig, train: TrainConfig, lowercase: bool) -> RunConfig:
@@ -61,9 +58,9 @@ def lm_finetuned(encoder: EncoderConfig, train: TrainConfig, prepared: Prepared,
     (their dev text selecting the epoch), trained first with `fit` (seqtasks/engine/pipeline.py) if absent."""
     members = prepared.members
     source = RunFolder(Path(prepared.transferred["folder"]))
-    columns = [m.task.text_columns for m in members]
-    train_text = text_rows([m.train_part for m in members], columns)
-    dev_text = text_rows([m.dev_part for m in members], columns)
+    pairs = [m.task.pair for m in members]
+    train_text = text_rows([m.train_part for m in members], pairs)
+    dev_text = text_rows([m.dev_part for m in members], pairs)
     config = lm_config(encoder, train, members[0].vocab.lowercase)
     source_record = source.metrics.read_bytes() if source.metrics.is_file() else b""
     settings = to_dict(replace(config, train=replace(config.train, device="", threads=0)))  # where, not what
